@@ -1,0 +1,81 @@
+"""The one exception tree of tickwork.
+
+Every error tickwork raises on purpose derives from :class:`TickworkError`.
+Leaves also derive from the matching built-in, so code that already catches
+``ValueError`` or ``LookupError`` keeps working::
+
+    TickworkError
+    ├── InvalidTrigger(ValueError)       a trigger argument is wrong
+    ├── ServiceNotFound(LookupError)     no service registered by that name
+    ├── JobNotFound(LookupError)         no job by that name
+    ├── DuplicateJob(ValueError)         a job by that name exists already
+    └── ConnectionNotFound(LookupError)  no connection by that name
+
+Messages quote the offending name with ``!r``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectionNotFound",
+    "DuplicateJob",
+    "InvalidTrigger",
+    "JobNotFound",
+    "ServiceNotFound",
+    "TickworkError",
+]
+
+
+class TickworkError(Exception):
+    """Root of every error tickwork raises on purpose."""
+
+
+class InvalidTrigger(TickworkError, ValueError):
+    """A trigger was given a bad argument; the message names the bad part."""
+
+
+class ServiceNotFound(TickworkError, LookupError):
+    """No service is registered under the given name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No service by the name of {name!r} is registered")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class JobNotFound(TickworkError, LookupError):
+    """No job exists under the given name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No job by the name of {name!r} was found")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DuplicateJob(TickworkError, ValueError):
+    """A job with the given name exists already (pass ``replace=True`` to replace it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"A job by the name of {name!r} exists already; pass replace=True to replace it"
+        )
+        self.name = name
+
+
+class ConnectionNotFound(TickworkError, LookupError):
+    """No connection of the requested kind exists under the given name."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
+        known_text = ", ".join(repr(n) for n in sorted(known or [])) or "none"
+        super().__init__(
+            f"No {kind} connection by the name of {name!r}; the known ones are: {known_text}"
+        )
+        self.kind = kind
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -1,0 +1,1123 @@
+"""The scheduler: a heap of next fire times, the policies, and the loop.
+
+One lock guards all scheduler state. The due queue is a binary heap of
+``(due_us, seq, state)`` entries; a job's entry is valid while its
+``state.seq`` equals the entry's ``seq``, so pausing, removing or
+rescheduling a job is O(1) (the old entry is dropped when it surfaces) and
+every fire costs O(log n). Timed work that is not a fire (a jittered start, a
+retry, a timeout) sits in a second, small heap of timers.
+
+The loop thread sleeps on a condition until the earliest deadline; anything
+that changes the schedule notifies it, so it never polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from datetime import timedelta
+from heapq import heapify, heappop, heappush
+from itertools import count
+from types import FrameType
+from typing import Any
+
+from ._app import App
+from ._clock import Clock, FakeClock, SystemClock, step_of
+from ._exceptions import DuplicateJob, InvalidTrigger, JobNotFound, ServiceNotFound
+from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
+from ._service import JobInfo, Request, new_cid, run_service_async, run_service_sync
+from ._time import get_zone, td_to_us, us_to_dt, zone_name
+from .executors import Executor, InlineExecutor, ThreadExecutor
+from .stores import MemoryStore, Store
+from .triggers import Trigger
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger("tickwork.scheduler")
+
+_UNSET: Any = object()
+_DEFAULT_GRACE = timedelta(seconds=60)
+# The most due times one catch-up walks through for one job; past that the
+# remaining ones are folded into the last (a job every second, down for years).
+_MAX_CATCH_UP = 1_000_000
+
+
+class _JobState:
+    """A job as the scheduler holds it (internal, mutable, guarded by the lock)."""
+
+    __slots__ = (
+        "active",
+        "backlog",
+        "busy",
+        "exhausted",
+        "extra",
+        "grace_us",
+        "jitter_us",
+        "last_due_us",
+        "misfire",
+        "name",
+        "next_us",
+        "overlap",
+        "removed",
+        "repeats",
+        "retry",
+        "runs",
+        "seq",
+        "service",
+        "timeout_us",
+        "trigger",
+    )
+
+    def __init__(self, name: str, service: str, trigger: Trigger) -> None:
+        self.name = name
+        self.service = service
+        self.trigger = trigger
+        self.repeats = trigger.repeats
+        self.extra: Any = None
+        self.misfire = "coalesce"
+        self.grace_us: int | None = 60_000_000
+        self.overlap = "skip"
+        self.jitter_us = 0
+        self.timeout_us = 0
+        self.retry: Retry | None = None
+        self.active = True
+        self.next_us: int | None = None
+        self.last_due_us: int | None = None
+        self.runs = 0
+        self.seq = -1
+        self.busy = 0
+        self.backlog: deque[int] = deque()
+        self.exhausted = False
+        self.removed = False
+
+
+class _RunTask:
+    """One attempt of one run, handed to the executor."""
+
+    __slots__ = ("cancel", "extra", "finished", "not_before", "record", "sched", "state")
+
+    def __init__(self, sched: Scheduler, state: _JobState, run: Run, extra: Any) -> None:
+        self.sched = sched
+        self.state = state
+        self.record = run
+        self.extra = extra
+        self.finished = False
+        self.cancel: Callable[[], Any] | None = None
+        self.not_before = run.scheduled_us
+
+    @property
+    def is_async(self) -> bool:
+        cls = self.sched.app._services.get(self.state.service)
+        return cls is not None and cls.is_async()
+
+    def on_cancel(self, cancel: Any) -> None:
+        self.cancel = cancel
+
+    def _request(self) -> Request:
+        run = self.record
+        job = JobInfo(run.job, us_to_dt(run.scheduled_us), run.run_number, run.manual, run.attempt)
+        return Request(self.extra, cid=run.cid, channel="scheduler", job=job)
+
+    def run(self) -> None:
+        sched = self.sched
+        if not sched._begin(self):
+            return
+        try:
+            cls = sched.app.get_service(self.state.service)
+            run_service_sync(cls(sched.app, self._request()))
+        except Exception as exc:
+            sched._finish(self, "error", exc)
+        else:
+            sched._finish(self, "ok", None)
+
+    async def arun(self) -> None:
+        sched = self.sched
+        if not sched._begin(self):
+            return
+        try:
+            cls = sched.app.get_service(self.state.service)
+            await run_service_async(cls(sched.app, self._request()))
+        except asyncio.CancelledError:
+            sched._finish(self, "timeout", None)
+        except Exception as exc:
+            sched._finish(self, "error", exc)
+        else:
+            sched._finish(self, "ok", None)
+
+
+class Scheduler:
+    """Runs services as jobs: one-time, interval and cron.
+
+    Args:
+        app: the services (and connections) jobs refer to by name.
+        clock: where the time comes from (default :class:`SystemClock`).
+        executor: where runs execute (default :class:`ThreadExecutor`;
+            :class:`InlineExecutor` when ``clock`` is a :class:`FakeClock`,
+            so fake-clock tests are deterministic).
+        store: where jobs and history are kept (default :class:`MemoryStore`).
+            Jobs already in the store are loaded and continue.
+        tz: the zone of triggers created without one, and of displays.
+        shutdown_timeout: how long, in seconds, a graceful shutdown waits for
+            running jobs.
+
+    Example::
+
+        sched = tw.Scheduler(app)
+        sched.add_job("sync", "api.scheduler.sync", tw.Interval(minutes=5))
+        with sched:
+            ...
+    """
+
+    def __init__(
+        self,
+        app: App,
+        clock: Clock | None = None,
+        executor: Executor | None = None,
+        store: Store | None = None,
+        tz: str = "UTC",
+        *,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(app, App):
+            raise TypeError(f"Scheduler needs a tickwork App, got {app!r}")
+        self.app = app
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        if executor is None:
+            executor = InlineExecutor() if isinstance(self.clock, FakeClock) else ThreadExecutor()
+        self.executor = executor
+        self.store: Store = store if store is not None else MemoryStore()
+        self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
+        self.shutdown_timeout = shutdown_timeout
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._jobs: dict[str, _JobState] = {}
+        self._heap: list[tuple[int, int, _JobState]] = []
+        self._stale = 0
+        self._timers: list[tuple[int, int, Callable[[Any], None], Any]] = []
+        self._seq = count()
+        self._listeners: list[Callable[[Event], None]] = []
+        self._collect: list[Run] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._load()
+
+    # ------------------------------------------------------------------ jobs
+    def add_job(
+        self,
+        name: str,
+        service: str,
+        trigger: Trigger,
+        extra: Any = None,
+        *,
+        misfire: str = "coalesce",
+        grace: timedelta | None = _DEFAULT_GRACE,
+        overlap: str = "skip",
+        jitter: timedelta | None = None,
+        timeout: timedelta | None = None,
+        retry: Retry | None = None,
+        active: bool = True,
+        replace: bool = False,
+    ) -> Job:
+        """Add a job that runs ``service`` on ``trigger``'s times.
+
+        Args:
+            name: the job's unique name.
+            service: the name of a registered service.
+            trigger: a :class:`OneTime`, :class:`Interval` or :class:`Cron`.
+            extra: context for the service: ``request.raw_request`` as given,
+                ``request.payload`` parsed.
+            misfire: ``coalesce``, ``skip`` or ``all`` (see docs/policies.md).
+            grace: how late a fire may start before it counts as missed
+                (None: never missed).
+            overlap: ``skip``, ``queue`` or ``allow``.
+            jitter: delay each start by a random amount in [0, jitter).
+            timeout: a run past it is recorded as ``timeout``.
+            retry: retry failed runs.
+            active: False adds the job paused.
+            replace: replace a job of the same name instead of raising.
+
+        Raises:
+            ServiceNotFound: no service by that name is registered.
+            DuplicateJob: the name is taken and ``replace`` is false.
+            InvalidTrigger: the trigger never fires from now on.
+            ValueError, TypeError: a bad policy name or argument (named in the message).
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"a job name must be a non-empty string, got {name!r}")
+        state = _JobState(name, service, self._check_trigger(trigger))
+        self._configure(
+            state,
+            service=service,
+            extra=extra,
+            misfire=misfire,
+            grace=grace,
+            overlap=overlap,
+            jitter=jitter,
+            timeout=timeout,
+            retry=retry,
+        )
+        if not isinstance(active, bool):
+            raise TypeError(f"active must be True or False, got {active!r}")
+        with self._lock:
+            if name in self._jobs and not replace:
+                raise DuplicateJob(name)
+            now = self.clock.now_us()
+            state.trigger = self._bind(state.trigger, now)
+            state.repeats = state.trigger.repeats
+            first = state.trigger.first_fire(now)
+            if first is None:
+                raise InvalidTrigger(
+                    f"trigger {state.trigger!r} of job {name!r} never fires after "
+                    f"{us_to_dt(now).isoformat()}"
+                )
+            old = self._jobs.get(name)
+            if old is not None:
+                self._drop(old)
+            state.active = active
+            if active:
+                self._schedule(state, first)
+            self._jobs[name] = state
+            self.store.put_job(self._record(state))
+            self._emit("job_added", name)
+            self._cond.notify_all()
+            return self._snapshot(state)
+
+    def get_job(self, name: str) -> Job:
+        """A snapshot of the job.
+
+        Raises:
+            JobNotFound: no job by that name.
+        """
+        with self._lock:
+            return self._snapshot(self._state(name))
+
+    def jobs(self) -> list[Job]:
+        """Snapshots of every job, by name."""
+        with self._lock:
+            return [self._snapshot(self._jobs[name]) for name in sorted(self._jobs)]
+
+    def update_job(
+        self,
+        name: str,
+        *,
+        trigger: Trigger = _UNSET,
+        service: str = _UNSET,
+        extra: Any = _UNSET,
+        misfire: str = _UNSET,
+        grace: timedelta | None = _UNSET,
+        overlap: str = _UNSET,
+        jitter: timedelta | None = _UNSET,
+        timeout: timedelta | None = _UNSET,
+        retry: Retry | None = _UNSET,
+    ) -> Job:
+        """Change a job; what is not given stays. A new trigger takes effect at once.
+
+        Its run count stays; a due time the job already had never runs again.
+
+        Raises:
+            JobNotFound: no job by that name.
+            ServiceNotFound, InvalidTrigger, ValueError, TypeError: as for :meth:`add_job`;
+                the job is left unchanged.
+        """
+        new_trigger = None if trigger is _UNSET else self._check_trigger(trigger)
+        with self._lock:
+            state = self._state(name)
+            # Validate on a scratch copy so a bad argument changes nothing.
+            scratch = _JobState(name, state.service, state.trigger)
+            for slot in ("extra", "misfire", "grace_us", "overlap", "jitter_us", "timeout_us"):
+                setattr(scratch, slot, getattr(state, slot))
+            scratch.retry = state.retry
+            self._configure(
+                scratch,
+                service=state.service if service is _UNSET else service,
+                extra=state.extra if extra is _UNSET else extra,
+                misfire=state.misfire if misfire is _UNSET else misfire,
+                grace=_us_td(state.grace_us) if grace is _UNSET else grace,
+                overlap=state.overlap if overlap is _UNSET else overlap,
+                jitter=_us_td(state.jitter_us or None) if jitter is _UNSET else jitter,
+                timeout=_us_td(state.timeout_us or None) if timeout is _UNSET else timeout,
+                retry=state.retry if retry is _UNSET else retry,
+            )
+            now = self.clock.now_us()
+            first: int | None = None
+            if new_trigger is not None:
+                new_trigger = self._bind(new_trigger, now)
+                first = new_trigger.first_fire(now)
+                if (
+                    first is not None
+                    and state.last_due_us is not None
+                    and first <= state.last_due_us
+                ):
+                    first = new_trigger.next_fire(state.last_due_us)
+                if first is None:
+                    raise InvalidTrigger(
+                        f"trigger {new_trigger!r} of job {name!r} never fires after "
+                        f"{us_to_dt(now).isoformat()}"
+                    )
+            for slot in ("service", "extra", "misfire", "grace_us", "overlap", "jitter_us"):
+                setattr(state, slot, getattr(scratch, slot))
+            state.timeout_us = scratch.timeout_us
+            state.retry = scratch.retry
+            if new_trigger is not None:
+                state.trigger = new_trigger
+                state.repeats = new_trigger.repeats
+                state.exhausted = False
+                if state.active:
+                    self._schedule(state, first)
+            self.store.put_job(self._record(state))
+            self._emit("job_updated", name)
+            self._cond.notify_all()
+            return self._snapshot(state)
+
+    def pause_job(self, name: str) -> Job:
+        """Stop a job from firing until resumed (a queued fire is dropped).
+
+        Raises:
+            JobNotFound: no job by that name.
+        """
+        with self._lock:
+            state = self._state(name)
+            if state.active:
+                state.active = False
+                self._unschedule(state)
+                state.next_us = None
+                state.backlog.clear()
+                self._save_state(state)
+                self._emit("job_paused", name)
+            return self._snapshot(state)
+
+    def resume_job(self, name: str) -> Job:
+        """Let a paused job fire again, from its first fire time after now.
+
+        Times passed while paused are not misfires. A job with no fire time
+        left is done and removed.
+
+        Raises:
+            JobNotFound: no job by that name.
+        """
+        with self._lock:
+            state = self._state(name)
+            if not state.active:
+                state.active = True
+                now = self.clock.now_us()
+                after = now if state.last_due_us is None else max(now, state.last_due_us)
+                nxt = state.trigger.next_fire(after)
+                if nxt is None or self._repeats_reached(state):
+                    state.exhausted = True
+                else:
+                    self._schedule(state, nxt)
+                self._save_state(state)
+                self._emit("job_resumed", name)
+                self._maybe_done(state)
+                self._cond.notify_all()
+            return self._snapshot(state)
+
+    def remove_job(self, name: str) -> None:
+        """Remove a job (its history stays). A run in progress finishes.
+
+        Raises:
+            JobNotFound: no job by that name.
+        """
+        with self._lock:
+            state = self._state(name)
+            self._drop(state)
+            del self._jobs[name]
+            self.store.remove_job(name)
+            self._emit("job_removed", name)
+
+    def execute_now(self, name: str, extra: Any = None) -> str:
+        """Run a job at once, even when paused, on the scheduler's executor.
+
+        Neither its next fire time nor its run count changes.
+
+        Args:
+            name: the job.
+            extra: the extra for this run only (default: the job's).
+
+        Returns:
+            The run's cid.
+
+        Raises:
+            JobNotFound: no job by that name.
+        """
+        with self._lock:
+            state = self._state(name)
+            now = self.clock.now_us()
+            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs)
+            state.busy += 1
+            task = _RunTask(self, state, run, state.extra if extra is None else extra)
+            self._launch(task)
+            return run.cid
+
+    def history(self, name: str | None = None, limit: int = 100) -> list[Run]:
+        """Recorded runs of a job (or of every job), newest first.
+
+        A removed or finished job's history is still there.
+        """
+        return self.store.history(name, limit)
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every :class:`Event`; returns an unsubscribe function.
+
+        Callbacks run in the scheduler's (or a worker's) thread; one that raises is logged.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    # ------------------------------------------------------- running: fake clock
+    def advance(self, delta: timedelta | None = None, **timedelta_kwargs: Any) -> list[Run]:
+        """Step a :class:`FakeClock` through every due instant up to now + delta.
+
+        What is due at each instant runs in order, with no threads (on the
+        default inline executor) and no real sleeping.
+
+        Returns:
+            Every Run recorded meanwhile, missed and skipped ones included.
+
+        Raises:
+            TypeError: the clock is not a FakeClock.
+            ValueError: the step is negative.
+        """
+        clock = self._fake_clock("advance")
+        step = step_of(delta, timedelta_kwargs)
+        if step < timedelta(0):
+            raise ValueError(f"advance() needs a step >= 0, got {step!r}")
+        runs: list[Run] = []
+        with self._lock:
+            target = clock.now_us() + td_to_us(step)
+            outer, self._collect = self._collect, runs
+            try:
+                while True:
+                    now = clock.now_us()
+                    deadline = self._next_deadline()
+                    if deadline is None or deadline > max(target, now):
+                        break
+                    if deadline > now:
+                        clock._move_to(deadline)
+                        now = deadline
+                    self._run_due(now)
+                if clock.now_us() < target:
+                    clock._move_to(target)
+            finally:
+                self._collect = outer
+                if outer is not None:
+                    outer.extend(runs)
+        return runs
+
+    def run_pending(self) -> list[Run]:
+        """Run what is due now, on any clock; returns the Runs recorded."""
+        runs: list[Run] = []
+        with self._lock:
+            outer, self._collect = self._collect, runs
+            try:
+                self._run_due(self.clock.now_us())
+            finally:
+                self._collect = outer
+                if outer is not None:
+                    outer.extend(runs)
+        return runs
+
+    # ------------------------------------------------------- running: real time
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def start(self) -> None:
+        """Run the schedule in a background thread (idempotent)."""
+        with self._lock:
+            if self.running:
+                return
+            self._stopping = False
+            self.executor.start()
+            self.clock.watch(self._wake)
+            self._thread = threading.Thread(
+                target=self._loop, name="tickwork-scheduler", daemon=True
+            )
+            self._thread.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the loop; with ``wait``, let running jobs finish (up to
+        ``shutdown_timeout`` seconds)."""
+        with self._lock:
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._thread = None
+        self.clock.unwatch(self._wake)
+        self.executor.shutdown(wait=wait, timeout=self.shutdown_timeout)
+
+    def __enter__(self) -> Scheduler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown(wait=True)
+
+    def run_forever(self) -> None:
+        """Run in the calling thread until SIGINT or SIGTERM (or :meth:`shutdown`).
+
+        On a signal, no new runs start and running ones may finish for up to
+        ``shutdown_timeout`` seconds.
+        """
+        previous: dict[signal.Signals, Any] = {}
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %s: shutting down", signal.Signals(signum).name)
+            with self._lock:
+                self._stopping = True
+                self._cond.notify_all()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            self.start()
+            thread = self._thread
+            while thread is not None and thread.is_alive():
+                thread.join(0.25)  # short joins keep the main thread responsive to signals
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.shutdown(wait=True)
+
+    async def serve(self) -> None:
+        """Run under asyncio until cancelled (or :meth:`shutdown`).
+
+        An :class:`AsyncioExecutor` runs its async services on this loop.
+        """
+        from .executors import AsyncioExecutor
+
+        loop = asyncio.get_running_loop()
+        if isinstance(self.executor, AsyncioExecutor):
+            self.executor.bind(loop)
+        self.start()
+        thread = self._thread
+        try:
+            if thread is not None:
+                await loop.run_in_executor(None, thread.join)
+        finally:
+            with self._lock:
+                self._stopping = True
+                self._cond.notify_all()
+            if thread is not None:
+                await loop.run_in_executor(None, thread.join)
+            if isinstance(self.executor, AsyncioExecutor):
+                await self.executor.drain(self.shutdown_timeout)
+            self.shutdown(wait=True)
+
+    # ------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                try:
+                    self._run_due(self.clock.now_us())
+                except Exception:  # pragma: no cover - _run_due guards each job already
+                    log.exception("scheduler loop error")
+                if self._stopping:
+                    break
+                self.clock.wait(self._cond, self._next_deadline())
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _next_deadline(self) -> int | None:
+        heap = self._heap
+        while heap and heap[0][2].seq != heap[0][1]:
+            heappop(heap)
+            self._stale -= 1
+        due = heap[0][0] if heap else None
+        if self._timers:
+            timer = self._timers[0][0]
+            if due is None or timer < due:
+                return timer
+        return due
+
+    def _run_due(self, now: int) -> None:
+        heap = self._heap
+        timers = self._timers
+        while True:
+            progressed = False
+            while heap and heap[0][0] <= now:
+                due, seq, state = heappop(heap)
+                if state.seq != seq:
+                    self._stale -= 1
+                    continue
+                state.seq = -1
+                progressed = True
+                try:
+                    self._fire(state, due, now)
+                except Exception:
+                    log.exception("job %r could not be fired; it is paused", state.name)
+                    state.active = False
+                    state.next_us = None
+            while timers and timers[0][0] <= now:
+                _, _, action, arg = heappop(timers)
+                progressed = True
+                try:
+                    action(arg)
+                except Exception:
+                    log.exception("scheduler timer failed")
+            if not progressed:
+                return
+            if self._stale > 1024 and self._stale > len(heap) // 2:
+                self._compact()
+
+    def _compact(self) -> None:
+        self._heap = [entry for entry in self._heap if entry[2].seq == entry[1]]
+        heapify(self._heap)
+        self._stale = 0
+
+    # ------------------------------------------------------------- firing
+    def _fire(self, state: _JobState, due: int, now: int) -> None:
+        trigger = state.trigger
+        nxt = trigger.next_fire(due)
+        if nxt is not None and nxt <= now:
+            dues = [due]
+            while nxt is not None and nxt <= now:
+                if len(dues) >= _MAX_CATCH_UP:
+                    dues[-1] = nxt
+                else:
+                    dues.append(nxt)
+                nxt = trigger.next_fire(nxt)
+        elif state.busy == 0 and (state.grace_us is None or now - due <= state.grace_us):
+            # The common case: one due time, on time, nothing running.
+            self._fire_one(state, due, nxt, now)
+            return
+        else:
+            dues = [due]
+        plan = self._plan(state, dues, now)
+        starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
+        state.last_due_us = dues[-1]
+        if state.repeats is not None and state.runs + len(state.backlog) + starts >= state.repeats:
+            nxt = None
+        self._set_next(state, nxt)
+        for kind, when in plan:
+            if state.removed:
+                break
+            if kind == "start":
+                state.runs += 1
+                self._start(state, when, now)
+            elif kind == "queue":
+                state.backlog.append(when)
+            else:
+                self._record_unrun(state, when, now, kind)
+        self._save_state(state)
+        self._maybe_done(state)
+
+    def _fire_one(self, state: _JobState, due: int, nxt: int | None, now: int) -> None:
+        state.last_due_us = due
+        state.runs += 1
+        if state.repeats is not None and state.runs + len(state.backlog) >= state.repeats:
+            nxt = None
+        self._set_next(state, nxt)
+        self._save_state(state)
+        self._start(state, due, now)
+        if state.exhausted:
+            self._maybe_done(state)
+
+    def _plan(self, state: _JobState, dues: list[int], now: int) -> list[tuple[str, int]]:
+        """Decide, per due time, whether it starts, queues, is skipped or missed."""
+        grace = state.grace_us
+        missed_any = grace is not None and now - dues[0] > grace
+        candidates: list[tuple[str, int]]
+        if state.misfire == "coalesce":
+            candidates = [("start", dues[-1])] if missed_any else [("start", d) for d in dues]
+        elif state.misfire == "skip":
+            candidates = [
+                ("missed" if grace is not None and now - d > grace else "start", d) for d in dues
+            ]
+        else:
+            candidates = [("start", d) for d in dues]
+        left = None if state.repeats is None else state.repeats - state.runs - len(state.backlog)
+        busy = state.busy > 0
+        queued = len(state.backlog)
+        plan: list[tuple[str, int]] = []
+        for kind, when in candidates:
+            if kind != "start":
+                plan.append((kind, when))
+                continue
+            if left is not None and left <= 0:
+                break
+            if busy and state.overlap != "allow":
+                if state.misfire == "all" and missed_any:
+                    plan.append(("queue", when))  # catch-up runs go one after another
+                elif state.overlap == "queue" and queued == 0:
+                    plan.append(("queue", when))
+                    queued += 1
+                else:
+                    plan.append(("skipped", when))
+                    continue
+            else:
+                plan.append(("start", when))
+                busy = busy or not self.executor.inline or bool(state.jitter_us)
+            if left is not None:
+                left -= 1
+        return plan
+
+    def _set_next(self, state: _JobState, nxt: int | None) -> None:
+        if nxt is None:
+            state.next_us = None
+            state.exhausted = True
+        elif state.active and not state.removed:
+            self._schedule(state, nxt)
+
+    def _start(self, state: _JobState, due: int, now: int) -> None:
+        """Start one scheduled run (its run number is ``state.runs``)."""
+        state.busy += 1
+        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
+        task = _RunTask(self, state, run, state.extra)
+        if state.jitter_us:
+            at = max(now, due + random.randrange(state.jitter_us))
+            task.not_before = at
+            self._push_timer(at, self._launch, task)
+        else:
+            self._launch(task)
+
+    def _launch(self, task: _RunTask) -> None:
+        run = task.record
+        if self._collect is not None:
+            self._collect.append(run)
+        if self._listeners:
+            self._emit("run_started", run.job, run)
+        try:
+            self.executor.submit(task)
+        except Exception as exc:
+            log.error("run %s of job %r could not be submitted: %s", run.cid, run.job, exc)
+            self._finish(task, "error", exc)
+
+    def _begin(self, task: _RunTask) -> bool:
+        """Called by the task as it starts: stamp it, judge lateness, arm its timeout."""
+        run = task.record
+        now = self.clock.now_us()
+        run.started_us = now
+        state = task.state
+        inline = self.executor.inline
+        if inline and not state.timeout_us:
+            return True
+        with self._lock:
+            grace = state.grace_us
+            if (
+                not inline
+                and state.misfire == "skip"
+                and grace is not None
+                and not run.manual
+                and run.attempt == 1
+                and now - task.not_before > grace
+            ):
+                # The executor was saturated: the fire could not start within grace.
+                task.finished = True
+                run.started_us = None
+                run.outcome = "missed"
+                run.finished_us = now
+                run.error = "could not start within grace (executor busy)"
+                self._record_run(run, "run_missed")
+                self._release(state, now)
+                return False
+            if state.timeout_us and not inline:
+                self._push_timer(now + state.timeout_us, self._on_timeout, task)
+        return True
+
+    def _finish(self, task: _RunTask, outcome: str, error: BaseException | None) -> None:
+        with self._lock:
+            run = task.record
+            if task.finished:
+                if run.outcome == "timeout":
+                    log.warning(
+                        "run %s of job %r finished after its timeout (%s); result discarded",
+                        run.cid,
+                        run.job,
+                        "error" if error else "ok",
+                    )
+                return
+            task.finished = True
+            now = self.clock.now_us()
+            run.finished_us = now
+            if run.started_us is None:
+                run.started_us = now
+            state = task.state
+            if (
+                outcome != "timeout"
+                and state.timeout_us
+                and now - run.started_us > state.timeout_us
+            ):
+                outcome = "timeout"
+            if error is not None:
+                run.error = "".join(traceback.format_exception_only(error)).strip()
+                log.error(
+                    "run %s of job %r (service %r) failed: %s",
+                    run.cid,
+                    run.job,
+                    run.service,
+                    run.error,
+                    exc_info=(type(error), error, error.__traceback__),
+                )
+            if outcome == "timeout" and run.error is None:
+                run.error = f"timed out after {_us_td(state.timeout_us)}"
+            run.outcome = outcome  # type: ignore[assignment]
+            self._record_run(run, "run_finished")
+            self._after_attempt(task, now)
+
+    def _on_timeout(self, task: _RunTask) -> None:
+        run = task.record
+        if task.finished:
+            return
+        task.finished = True
+        now = self.clock.now_us()
+        run.finished_us = now
+        run.outcome = "timeout"
+        run.error = f"timed out after {_us_td(task.state.timeout_us)}"
+        log.warning("run %s of job %r timed out; abandoned", run.cid, run.job)
+        if task.cancel is not None:
+            task.cancel()
+        self._record_run(run, "run_finished")
+        self._after_attempt(task, now)
+
+    def _after_attempt(self, task: _RunTask, now: int) -> None:
+        run = task.record
+        state = task.state
+        retry = state.retry
+        if (
+            run.outcome in ("error", "timeout")
+            and retry is not None
+            and run.attempt < retry.attempts
+        ):
+            base = run.cid.rsplit(".", 1)[0] if run.attempt > 1 else run.cid
+            again = Run(
+                f"{base}.{run.attempt + 1}",
+                run.job,
+                run.service,
+                run.scheduled_us,
+                manual=run.manual,
+                run_number=run.run_number,
+                attempt=run.attempt + 1,
+            )
+            retry_task = _RunTask(self, state, again, task.extra)
+            at = now + retry.delay_us(run.attempt)
+            retry_task.not_before = at
+            self._push_timer(at, self._launch, retry_task)
+            return
+        self._release(state, now)
+
+    def _release(self, state: _JobState, now: int) -> None:
+        """A run (with its retries) is over: start a queued fire, or finish the job."""
+        state.busy -= 1
+        if state.backlog and state.busy == 0 and not state.removed and state.active:
+            due = state.backlog.popleft()
+            state.runs += 1
+            self._save_state(state)
+            self._start(state, due, now)
+        self._maybe_done(state)
+
+    def _maybe_done(self, state: _JobState) -> None:
+        if state.exhausted and not state.backlog and not state.removed and state.active:
+            state.removed = True
+            if self._jobs.get(state.name) is state:
+                del self._jobs[state.name]
+                self.store.remove_job(state.name)
+            self._emit("job_done", state.name)
+
+    def _record_unrun(self, state: _JobState, due: int, now: int, outcome: str) -> None:
+        run = Run(new_cid(), state.name, state.service, due, finished_us=now, run_number=state.runs)
+        run.outcome = outcome  # type: ignore[assignment]
+        if self._collect is not None:
+            self._collect.append(run)
+        self._record_run(run, "run_skipped" if outcome == "skipped" else "run_missed")
+
+    def _record_run(self, run: Run, event: str) -> None:
+        self.store.add_run(run)
+        if self._listeners:
+            self._emit(event, run.job, run)
+
+    # ------------------------------------------------------------- helpers
+    def _schedule(self, state: _JobState, when: int | None) -> None:
+        if state.seq != -1:
+            self._stale += 1
+        if when is None:
+            state.seq = -1
+            state.next_us = None
+            return
+        seq = next(self._seq)
+        state.seq = seq
+        state.next_us = when
+        heappush(self._heap, (when, seq, state))
+
+    def _unschedule(self, state: _JobState) -> None:
+        if state.seq != -1:
+            self._stale += 1
+            state.seq = -1
+
+    def _drop(self, state: _JobState) -> None:
+        self._unschedule(state)
+        state.removed = True
+        state.backlog.clear()
+
+    def _push_timer(self, at: int, action: Callable[[Any], None], arg: Any) -> None:
+        heappush(self._timers, (at, next(self._seq), action, arg))
+        self._cond.notify_all()
+
+    def _repeats_reached(self, state: _JobState) -> bool:
+        return state.repeats is not None and state.runs >= state.repeats
+
+    def _save_state(self, state: _JobState) -> None:
+        self.store.update_state(
+            state.name,
+            next_fire_us=state.next_us,
+            runs=state.runs,
+            last_due_us=state.last_due_us,
+            active=state.active,
+        )
+
+    def _state(self, name: str) -> _JobState:
+        try:
+            return self._jobs[name]
+        except KeyError:
+            raise JobNotFound(name) from None
+
+    def _check_trigger(self, trigger: Trigger) -> Trigger:
+        if not isinstance(trigger, Trigger):
+            raise TypeError(
+                f"trigger must be a tickwork trigger (OneTime, Interval, Cron), got {trigger!r}"
+            )
+        return trigger
+
+    def _bind(self, trigger: Trigger, now: int) -> Trigger:
+        return trigger.with_default_tz(self.tz).bind(now)
+
+    def _configure(
+        self,
+        state: _JobState,
+        *,
+        service: str,
+        extra: Any,
+        misfire: str,
+        grace: timedelta | None,
+        overlap: str,
+        jitter: timedelta | None,
+        timeout: timedelta | None,
+        retry: Retry | None,
+    ) -> None:
+        if not isinstance(service, str) or service not in self.app:
+            raise ServiceNotFound(service)
+        if misfire not in MISFIRE_POLICIES:
+            raise ValueError(
+                f"unknown misfire policy {misfire!r}; use one of {', '.join(MISFIRE_POLICIES)}"
+            )
+        if overlap not in OVERLAP_POLICIES:
+            raise ValueError(
+                f"unknown overlap policy {overlap!r}; use one of {', '.join(OVERLAP_POLICIES)}"
+            )
+        if retry is not None and not isinstance(retry, Retry):
+            raise TypeError(f"retry must be a tickwork Retry or None, got {retry!r}")
+        state.service = service
+        state.extra = extra
+        state.misfire = misfire
+        state.overlap = overlap
+        state.grace_us = _duration_us(grace, "grace", allow_zero=True)
+        state.jitter_us = _duration_us(jitter, "jitter") or 0
+        state.timeout_us = _duration_us(timeout, "timeout") or 0
+        state.retry = retry
+
+    def _fake_clock(self, what: str) -> FakeClock:
+        if not isinstance(self.clock, FakeClock):
+            raise TypeError(f"{what}() needs a scheduler on a FakeClock, not {self.clock!r}")
+        return self.clock
+
+    def _emit(self, kind: str, job: str, run: Run | None = None) -> None:
+        if not self._listeners:
+            return
+        event = Event(kind, job, us_to_dt(self.clock.now_us()), run)
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event listener %r failed on %s", callback, kind)
+
+    def _record(self, state: _JobState) -> dict[str, Any]:
+        return self._snapshot(state).to_dict()
+
+    def _snapshot(self, state: _JobState) -> Job:
+        return Job(
+            name=state.name,
+            service=state.service,
+            trigger=state.trigger,
+            extra=state.extra,
+            active=state.active,
+            next_fire_time=None if state.next_us is None else us_to_dt(state.next_us),
+            runs=state.runs,
+            misfire=state.misfire,
+            grace=_us_td(state.grace_us),
+            overlap=state.overlap,
+            jitter=_us_td(state.jitter_us or None),
+            timeout=_us_td(state.timeout_us or None),
+            retry=state.retry,
+            last_due=None if state.last_due_us is None else us_to_dt(state.last_due_us),
+        )
+
+    def _load(self) -> None:
+        """Take up the jobs already in the store."""
+        for record in self.store.load_jobs():
+            name = record.get("name") if isinstance(record, dict) else None
+            try:
+                job = Job.from_dict(record)
+                state = _JobState(job.name, job.service, job.trigger)
+                self._configure(
+                    state,
+                    service=job.service,
+                    extra=job.extra,
+                    misfire=job.misfire,
+                    grace=job.grace,
+                    overlap=job.overlap,
+                    jitter=job.jitter,
+                    timeout=job.timeout,
+                    retry=job.retry,
+                )
+            except Exception as exc:
+                log.error("job record %r in the store cannot be loaded: %s", name, exc)
+                continue
+            state.runs = job.runs
+            state.active = job.active
+            state.last_due_us = record.get("last_due_us")
+            nxt = record.get("next_fire_us")
+            if state.active:
+                if nxt is None:
+                    continue  # done before the restart; the record is a leftover
+                self._schedule(state, int(nxt))
+            self._jobs[state.name] = state
+
+    def __repr__(self) -> str:
+        return (
+            f"Scheduler(jobs={len(self._jobs)}, clock={self.clock!r}, executor={self.executor!r}, "
+            f"running={self.running})"
+        )
+
+
+def _duration_us(value: timedelta | None, what: str, *, allow_zero: bool = False) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{what} must be a timedelta or None, got {value!r}")
+    us = td_to_us(value)
+    if us < 0 or (us == 0 and not allow_zero):
+        raise ValueError(f"{what} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return us
+
+
+def _us_td(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(microseconds=value)

@@ -1,0 +1,307 @@
+"""Services: units of integration logic, run by the scheduler, invoked, or called over channels."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ._extra import parse_extra
+
+if TYPE_CHECKING:
+    from ._app import App
+
+__all__ = [
+    "Channel",
+    "JobInfo",
+    "Request",
+    "Response",
+    "Service",
+    "new_cid",
+    "service",
+]
+
+Channel = Literal["scheduler", "invoke", "cli", "http"]
+
+_CID_PREFIX = os.urandom(6).hex()
+_cid_counter = count(1)
+_cid_lock = threading.Lock()
+
+
+def new_cid() -> str:
+    """A correlation id unique to one run: a random per-process prefix and a counter.
+
+    Cheaper than uuid4 (it runs on every fire) and just as unique in practice:
+    48 random bits tell processes apart, the counter tells runs apart.
+    """
+    return f"{_CID_PREFIX}{next(_cid_counter):010x}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """What a service run by the scheduler knows of its job."""
+
+    name: str
+    scheduled_for: datetime
+    run_number: int
+    manual: bool = False
+    attempt: int = 1
+
+
+class Request:
+    """What a service is asked to do.
+
+    Attributes:
+        raw_request: the job's extra (or the invoke payload) exactly as given.
+        payload: the parsed form of it (see ``parse_extra``).
+        cid: the correlation id, unique per run.
+        channel: how the service was reached: ``scheduler``, ``invoke``, ``cli``, ``http``.
+        job: for scheduler runs, the job's name, ``scheduled_for``, ``run_number``
+            and ``manual``; None otherwise.
+    """
+
+    __slots__ = ("_parsed", "_payload", "channel", "cid", "job", "raw_request")
+
+    def __init__(
+        self,
+        raw_request: Any = None,
+        *,
+        cid: str | None = None,
+        channel: Channel = "invoke",
+        job: JobInfo | None = None,
+        payload: Any = None,
+        parsed: bool = False,
+    ) -> None:
+        self.raw_request = raw_request
+        self.cid = cid if cid is not None else new_cid()
+        self.channel = channel
+        self.job = job
+        self._payload = payload
+        self._parsed = parsed
+
+    @property
+    def payload(self) -> Any:
+        if not self._parsed:
+            self._payload = parse_extra(self.raw_request)
+            self._parsed = True
+        return self._payload
+
+    def __repr__(self) -> str:
+        return f"Request(cid={self.cid!r}, channel={self.channel!r}, job={self.job!r})"
+
+
+class Response:
+    """What a service answers: set ``payload``."""
+
+    __slots__ = ("headers", "payload")
+
+    def __init__(self) -> None:
+        self.payload: Any = None
+        self.headers: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Response(payload={self.payload!r})"
+
+
+class Service:
+    """Integration logic. Subclass it, set ``name`` and write ``handle``.
+
+    ``handle`` may be a plain method or ``async def``; so may the hooks. They
+    run in this order: ``before_job``, ``before_handle``, ``handle``,
+    ``after_handle``, ``after_job``, then ``finalize_handle``, which always
+    runs, also after an error. ``before_job`` and ``after_job`` run only when
+    the scheduler runs the service.
+
+    Example::
+
+        class Ping(tw.Service):
+            name = "ping"
+
+            def handle(self) -> None:
+                self.response.payload = {"pong": self.request.payload}
+    """
+
+    name: ClassVar[str] = ""
+
+    app: App
+    request: Request
+    response: Response
+
+    def __init__(self, app: App, request: Request) -> None:
+        self.app = app
+        self.request = request
+        self.response = Response()
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A stdlib logger named after the service (``tickwork.service.<name>``)."""
+        cls = type(self)
+        cached = cls.__dict__.get("_tw_logger")
+        if cached is None:
+            cached = logging.getLogger(f"tickwork.service.{cls.name or cls.__name__}")
+            cls._tw_logger = cached  # type: ignore[attr-defined]
+        return cached
+
+    @property
+    def cid(self) -> str:
+        return self.request.cid
+
+    def handle(self) -> Any:
+        """The service's logic. Override it (sync or async)."""
+        raise NotImplementedError(f"service {self.name!r} does not implement handle()")
+
+    def before_job(self) -> Any:
+        """Runs first, on the scheduler channel only."""
+
+    def before_handle(self) -> Any:
+        """Runs right before ``handle``."""
+
+    def after_handle(self) -> Any:
+        """Runs after ``handle`` returned without an error."""
+
+    def after_job(self) -> Any:
+        """Runs after ``after_handle``, on the scheduler channel only."""
+
+    def finalize_handle(self) -> Any:
+        """Always runs last, also after an error."""
+
+    def invoke(self, name: str, payload: Any = None) -> Any:
+        """Run another service by name with the same cid; returns its response payload.
+
+        Raises:
+            ServiceNotFound: no service by that name is registered.
+        """
+        return self.app._invoke(name, payload, channel="invoke", cid=self.cid)
+
+    async def ainvoke(self, name: str, payload: Any = None) -> Any:
+        """:meth:`invoke` for async services: awaits an async target on this loop."""
+        return await self.app._ainvoke(name, payload, channel="invoke", cid=self.cid)
+
+    @classmethod
+    def is_async(cls) -> bool:
+        """True when any of the service's steps must be awaited."""
+        cached = cls.__dict__.get("_tw_is_async")
+        if cached is None:
+            cached = any(
+                inspect.iscoroutinefunction(getattr(cls, hook))
+                for hook in (*_SCHEDULER_HOOKS, "handle")
+            )
+            cls._tw_is_async = cached  # type: ignore[attr-defined]
+        return bool(cached)
+
+    @classmethod
+    def _overridden(cls) -> tuple[str, ...]:
+        """The hooks this class overrides, so the runner skips the empty ones."""
+        cached = cls.__dict__.get("_tw_hooks")
+        if cached is None:
+            cached = tuple(
+                h for h in _SCHEDULER_HOOKS if getattr(cls, h) is not getattr(Service, h)
+            )
+            cls._tw_hooks = cached  # type: ignore[attr-defined]
+        return cached
+
+
+_SCHEDULER_HOOKS = ("before_job", "before_handle", "after_handle", "after_job", "finalize_handle")
+
+
+def run_service_sync(instance: Service) -> Any:
+    """Run a sync service's steps in order; returns the response payload."""
+    hooks = type(instance)._overridden()
+    scheduled = instance.request.channel == "scheduler"
+    try:
+        if scheduled and "before_job" in hooks:
+            instance.before_job()
+        if "before_handle" in hooks:
+            instance.before_handle()
+        instance.handle()
+        if "after_handle" in hooks:
+            instance.after_handle()
+        if scheduled and "after_job" in hooks:
+            instance.after_job()
+    finally:
+        if "finalize_handle" in hooks:
+            instance.finalize_handle()
+    return instance.response.payload
+
+
+async def run_service_async(instance: Service) -> Any:
+    """Run a service whose steps may be async; returns the response payload."""
+    scheduled = instance.request.channel == "scheduler"
+    try:
+        if scheduled:
+            await _maybe_await(instance.before_job())
+        await _maybe_await(instance.before_handle())
+        await _maybe_await(instance.handle())
+        await _maybe_await(instance.after_handle())
+        if scheduled:
+            await _maybe_await(instance.after_job())
+    finally:
+        await _maybe_await(instance.finalize_handle())
+    return instance.response.payload
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def service(name: str) -> Callable[[Callable[..., Any]], type[Service]]:
+    """Make a function into a service class.
+
+    The function receives the :class:`Request`; its return value becomes the
+    response payload. ``async def`` functions make async services.
+
+    Example::
+
+        @tw.service("greet")
+        def greet(request: tw.Request) -> str:
+            return f"hello {request.payload['who']}"
+    """
+    _check_name(name)
+
+    def decorate(func: Callable[..., Any]) -> type[Service]:
+        if inspect.iscoroutinefunction(func):
+
+            async def handle_async(self: Service) -> None:
+                result: Awaitable[Any] = func(self.request)
+                self.response.payload = await result
+
+            namespace: dict[str, Any] = {"handle": handle_async}
+        else:
+
+            def handle_sync(self: Service) -> None:
+                self.response.payload = func(self.request)
+
+            namespace = {"handle": handle_sync}
+        namespace.update(
+            name=name,
+            __doc__=func.__doc__,
+            __module__=func.__module__,
+            __qualname__=func.__qualname__,
+            __wrapped__=func,
+        )
+        return type(func.__name__, (Service,), namespace)
+
+    return decorate
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a service name must be a non-empty string, got {name!r}")
+
+
+def run_coroutine_blocking(coro: Awaitable[Any]) -> Any:
+    """Run a coroutine to completion from sync code on a thread with no running loop."""
+
+    async def wrapper() -> Any:
+        return await coro
+
+    return asyncio.run(wrapper())

@@ -1,0 +1,138 @@
+"""Time helpers: zones, parsing, and the integer-microsecond instants used inside.
+
+Inside tickwork an instant is an ``int``: microseconds since the Unix epoch in
+UTC. Integers are exact (``start + k * step`` never drifts), compare fast in
+the due-queue heap, and serialize as plain JSON. Datetimes appear only at the
+public surface, always aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as _dateparser
+
+from ._exceptions import InvalidTrigger
+
+__all__ = [
+    "EPOCH",
+    "US_PER_SECOND",
+    "dt_to_us",
+    "get_zone",
+    "local_to_us",
+    "parse_instant",
+    "td_to_us",
+    "us_to_dt",
+]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US_PER_SECOND = 1_000_000
+_ONE_US = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> tzinfo:
+    if name.upper() == "UTC":
+        return UTC
+    return ZoneInfo(name)
+
+
+def get_zone(tz: str | tzinfo | None, *, what: str = "tz") -> tzinfo:
+    """Return the zone for an IANA name (or pass a tzinfo through).
+
+    Raises:
+        InvalidTrigger: the name is not a known IANA zone.
+    """
+    if tz is None:
+        return UTC
+    if isinstance(tz, tzinfo):
+        return tz
+    if not isinstance(tz, str) or not tz:
+        raise InvalidTrigger(f"{what} must be an IANA time zone name, got {tz!r}")
+    try:
+        return _zone(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidTrigger(f"unknown time zone {tz!r} given as {what}") from None
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name of a zone, for serialization and messages."""
+    if zone is UTC:
+        return "UTC"
+    key = getattr(zone, "key", None)
+    return key if isinstance(key, str) else str(zone)
+
+
+def dt_to_us(value: datetime) -> int:
+    """Microseconds since the epoch for an aware datetime (exact, no float)."""
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+
+def us_to_dt(value: int, zone: tzinfo = UTC) -> datetime:
+    """The aware datetime for an instant, in ``zone`` (UTC by default)."""
+    dt = EPOCH + timedelta(microseconds=value)
+    return dt if zone is UTC else dt.astimezone(zone)
+
+
+def td_to_us(value: timedelta) -> int:
+    return (value.days * 86_400 + value.seconds) * US_PER_SECOND + value.microseconds
+
+
+def is_nonexistent(local: datetime) -> bool:
+    """True when the naive-with-zone ``local`` lies in a DST gap of its zone."""
+    roundtrip = local.astimezone(UTC).astimezone(local.tzinfo)
+    return roundtrip.replace(tzinfo=None) != local.replace(tzinfo=None)
+
+
+def local_to_us(local: datetime, zone: tzinfo, *, what: str, reject_gap: bool = True) -> int:
+    """Read a naive datetime as a wall time in ``zone``.
+
+    An ambiguous wall time (the repeated hour when clocks fall back) means the
+    first pass unless ``local.fold == 1``.
+
+    Raises:
+        InvalidTrigger: ``reject_gap`` is set and the wall time does not exist
+            in the zone (it falls in a spring-forward gap).
+    """
+    placed = local.replace(tzinfo=zone)
+    if reject_gap and zone is not UTC and is_nonexistent(placed):
+        raise InvalidTrigger(
+            f"{what} {local.isoformat()} does not exist in {zone_name(zone)}: "
+            "it falls in the gap when clocks spring forward"
+        )
+    return dt_to_us(placed)
+
+
+def parse_instant(value: object, zone: tzinfo, *, what: str) -> int:
+    """Parse a datetime or string into an instant; naive values are wall times in ``zone``.
+
+    Raises:
+        InvalidTrigger: the value is neither a datetime nor a parseable string,
+            or names a wall time that does not exist in ``zone``.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = _dateparser.isoparse(value)
+        except ValueError:
+            try:
+                parsed = _dateparser.parse(value)
+            except (ValueError, OverflowError):
+                raise InvalidTrigger(f"{what} {value!r} is not a date and time") from None
+        value = parsed
+    if not isinstance(value, datetime):
+        raise InvalidTrigger(
+            f"{what} must be a datetime or an ISO 8601 string, got {type(value).__name__}"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        return local_to_us(value, zone, what=what)
+    return dt_to_us(value)
+
+
+def fmt_us(value: int | None, zone: tzinfo = UTC) -> str:
+    """ISO text of an instant, for reprs and logs."""
+    if value is None:
+        return "None"
+    return us_to_dt(value, zone).isoformat()

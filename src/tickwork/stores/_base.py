@@ -1,0 +1,61 @@
+"""The Store ABC: where job definitions, job state and run history live."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from .._model import Run
+
+__all__ = ["Store"]
+
+
+class Store(ABC):
+    """Keeps jobs and their history as plain data, never pickles.
+
+    A job record is the JSON-ready dict of ``Job.to_dict()``: the definition
+    (name, service, trigger data, extra, policies) and the state
+    (``next_fire_us``, ``runs``, ``last_due_us``, ``active``; instants as
+    integer microseconds since the epoch). The scheduler writes a job's whole
+    record when it is added or changed, and only its state after each fire,
+    so a durable store can make that path cheap. Runs arrive when recorded
+    (finished, skipped or missed).
+
+    A scheduler built on a store loads its records at start: a scheduler
+    restarted on the same store continues where the last one left off.
+    """
+
+    @abstractmethod
+    def load_jobs(self) -> list[dict[str, Any]]:
+        """Every job record."""
+
+    @abstractmethod
+    def put_job(self, record: dict[str, Any]) -> None:
+        """Add or replace a job's whole record."""
+
+    @abstractmethod
+    def update_state(
+        self,
+        name: str,
+        *,
+        next_fire_us: int | None,
+        runs: int,
+        last_due_us: int | None,
+        active: bool,
+    ) -> None:
+        """Change a job's state fields (a missing job is ignored)."""
+
+    @abstractmethod
+    def remove_job(self, name: str) -> None:
+        """Forget a job's record (its history stays). A missing job is ignored."""
+
+    @abstractmethod
+    def add_run(self, run: Run) -> None:
+        """Record a run in history."""
+
+    @abstractmethod
+    def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
+        """Runs of ``job`` (or of every job), newest first, at most ``limit``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""

@@ -1,0 +1,122 @@
+"""The Trigger ABC: a pure function from an instant to the next fire times."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+from .._exceptions import InvalidTrigger
+from .._time import get_zone, parse_instant, us_to_dt, zone_name
+
+__all__ = ["Trigger"]
+
+
+class Trigger(ABC):
+    """When a job fires.
+
+    A trigger is pure: it never reads a clock. The scheduler asks it for
+    :meth:`first_fire` when a job is added and :meth:`next_fire` after every
+    due time; users ask :meth:`upcoming`. Instants inside are integer
+    microseconds since the epoch (see ``tickwork._time``).
+
+    Subclasses keep the arguments they were built from, so that a trigger
+    created without a ``tz`` can take its scheduler's zone, and so stores can
+    keep it as plain data (:meth:`to_dict` / :func:`trigger_from_dict`).
+    """
+
+    kind: ClassVar[str]
+    #: The number of scheduled runs after which the job is done, or None.
+    repeats: int | None = None
+
+    def __init__(self, tz: str | tzinfo | None) -> None:
+        self._tz_given = tz is not None
+        self.tz: tzinfo = get_zone(tz)
+
+    @property
+    def tz_name(self) -> str:
+        return zone_name(self.tz)
+
+    @abstractmethod
+    def next_fire(self, after_us: int) -> int | None:
+        """The first fire time strictly after ``after_us``, or None when exhausted."""
+
+    def first_fire(self, added_us: int) -> int | None:
+        """The first fire time of a job added at ``added_us``.
+
+        Defaults to the first fire strictly after the moment of adding.
+        """
+        return self.next_fire(added_us)
+
+    def bind(self, added_us: int) -> Trigger:
+        """The trigger to keep for a job added at ``added_us`` (fills in what the
+        moment of adding decides, such as an Interval's start)."""
+        return self
+
+    @abstractmethod
+    def _args(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-ready) that rebuild this trigger."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The trigger in words, such as ``every 5 minutes``."""
+
+    def with_default_tz(self, tz: str) -> Trigger:
+        """This trigger, or a copy in ``tz`` when it was created without a zone."""
+        if self._tz_given:
+            return self
+        args = self._args()
+        args["tz"] = tz
+        return type(self)(**args)
+
+    def upcoming(self, after: datetime | str, count: int = 1) -> list[datetime]:
+        """The next ``count`` fire times strictly after ``after``.
+
+        Naive datetimes and strings are read in the trigger's zone. The list
+        is shorter (or empty) when the trigger is exhausted.
+
+        Raises:
+            InvalidTrigger: ``after`` cannot be read as an instant.
+            ValueError: ``count`` is negative.
+        """
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a whole number >= 0, got {count!r}")
+        at = parse_instant(after, self.tz, what="after")
+        times: list[datetime] = []
+        for _ in range(count):
+            nxt = self.next_fire(at)
+            if nxt is None:
+                break
+            if nxt <= at:  # a broken subclass must not loop forever
+                raise RuntimeError(f"{type(self).__name__} returned a time not after {at}")
+            times.append(us_to_dt(nxt, self.tz))
+            at = nxt
+        return times
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready) for stores."""
+        args = self._args()
+        if not self._tz_given:
+            args.pop("tz", None)
+        return {"type": self.kind, **args}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Trigger)
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.to_dict().items())))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+def check_count(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidTrigger(f"{what} must be a whole number >= 1 or None, got {value!r}")
+    return value

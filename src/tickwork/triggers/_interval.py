@@ -1,0 +1,156 @@
+"""Interval: every N weeks/days/hours/minutes/seconds of elapsed time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from .._exceptions import InvalidTrigger
+from .._time import parse_instant, td_to_us, us_to_dt
+from ._base import Trigger, check_count
+
+__all__ = ["Interval"]
+
+_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+class Interval(Trigger):
+    """Fires every fixed amount of elapsed time.
+
+    Fire times lie on the grid ``start + k * interval``. Elapsed time, not
+    wall time: ``Interval(hours=1)`` is every 3600 s across DST changes.
+
+    Args:
+        weeks, days, hours, minutes, seconds: the interval; they add up.
+        start: the grid's origin. Given, the job's first fire is the first
+            grid point at or after the moment it is added. Omitted, the grid
+            starts at the moment of adding and the first fire is one interval later.
+        end: no fire after this instant.
+        repeats: the job is done after this many scheduled runs. ``upcoming``
+            shows the grid and ignores it; the scheduler counts runs.
+        tz: the zone naive ``start``/``end`` are read in (default: the
+            scheduler's zone, UTC when used alone).
+
+    Raises:
+        InvalidTrigger: all units are zero, the total is negative, a unit is
+            not a number, ``end`` is before ``start``, ``repeats`` < 1, or the
+            zone is unknown.
+    """
+
+    kind = "interval"
+
+    def __init__(
+        self,
+        weeks: float = 0,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        repeats: int | None = None,
+        tz: str | tzinfo | None = None,
+    ) -> None:
+        super().__init__(tz)
+        units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
+        units["seconds"] = seconds
+        for unit, value in units.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
+        self._units = {u: v for u, v in units.items() if v}
+        try:
+            step = td_to_us(timedelta(**units))
+        except OverflowError:
+            raise InvalidTrigger("the interval is too large") from None
+        if step == 0:
+            raise InvalidTrigger(
+                "an interval needs a non-zero length: all of weeks, days, hours, "
+                "minutes and seconds are zero"
+            )
+        if step < 0:
+            raise InvalidTrigger(f"an interval must be positive, got {timedelta(**units)}")
+        self.step_us = step
+        self._start_raw = start
+        self._end_raw = end
+        self.start_us = None if start is None else parse_instant(start, self.tz, what="start")
+        self.end_us = None if end is None else parse_instant(end, self.tz, what="end")
+        if self.start_us is not None and self.end_us is not None and self.end_us < self.start_us:
+            raise InvalidTrigger(f"end {end!s} is before start {start!s}")
+        self.repeats = check_count(repeats, "repeats")
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(microseconds=self.step_us)
+
+    @property
+    def start(self) -> datetime | None:
+        return None if self.start_us is None else us_to_dt(self.start_us, self.tz)
+
+    @property
+    def end(self) -> datetime | None:
+        return None if self.end_us is None else us_to_dt(self.end_us, self.tz)
+
+    def next_fire(self, after_us: int) -> int | None:
+        start = self.start_us
+        step = self.step_us
+        if start is None:
+            nxt = after_us + step  # unbound: the grid is anchored at `after`
+        elif after_us < start:
+            nxt = start
+        else:
+            nxt = start + ((after_us - start) // step + 1) * step
+        end = self.end_us
+        if end is not None and nxt > end:
+            return None
+        return nxt
+
+    def first_fire(self, added_us: int) -> int | None:
+        # The first grid point at or after the moment of adding.
+        return self.next_fire(added_us - 1)
+
+    def bind(self, added_us: int) -> Interval:
+        if self.start_us is not None:
+            return self
+        # Anchor the grid at the moment of adding: start + k*step, k >= 1, is
+        # the grid (start + step) + k*step, k >= 0.
+        args = self._args()
+        args["start"] = us_to_dt(added_us + self.step_us, self.tz).isoformat()
+        bound = Interval(**args)
+        bound._tz_given = self._tz_given
+        return bound
+
+    def _args(self) -> dict[str, Any]:
+        return {
+            **self._units,
+            "start": _raw(self._start_raw),
+            "end": _raw(self._end_raw),
+            "repeats": self.repeats,
+            "tz": self.tz_name,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        # Stores keep resolved instants, so a restart never re-reads wall times.
+        data["start"] = None if self.start is None else self.start.isoformat()
+        data["end"] = None if self.end is None else self.end.isoformat()
+        return {k: v for k, v in data.items() if v is not None}
+
+    def describe(self) -> str:
+        parts = []
+        for unit in _UNITS:
+            value = self._units.get(unit)
+            if value:
+                name = unit if value != 1 else unit[:-1]
+                parts.append(f"{value:g} {name}")
+        text = "every " + ", ".join(parts)
+        if self.repeats is not None:
+            text += f", {self.repeats} time{'s' if self.repeats != 1 else ''}"
+        if self.end_us is not None:
+            text += f", until {self.end.isoformat()}"  # type: ignore[union-attr]
+        return text
+
+
+def _raw(value: datetime | str | None) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
