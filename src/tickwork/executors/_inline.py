@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from ._base import Executor, Task
 
@@ -26,6 +27,8 @@ class InlineExecutor(Executor):
         if task.is_async:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
+                # Close the loop with the executor even when nobody calls shutdown().
+                weakref.finalize(self, self._loop.close)
             self._loop.run_until_complete(task.arun())
         else:
             task.run()

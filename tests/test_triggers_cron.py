@@ -1,0 +1,213 @@
+"""Cron: the common cases and the DST rules (the exhaustive tables are issue 3's)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tickwork as tw
+
+from .conftest import utc
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def wall(times: list[datetime]) -> list[str]:
+    return [f"{t:%Y-%m-%d %H:%M:%S%z}" for t in times]
+
+
+def test_every_five_minutes() -> None:
+    assert tw.Cron("*/5 * * * *").upcoming("2026-01-01T00:03:00Z", 3) == [
+        utc(2026, 1, 1, 0, 5),
+        utc(2026, 1, 1, 0, 10),
+        utc(2026, 1, 1, 0, 15),
+    ]
+
+
+def test_weekdays_at_nine_in_new_york() -> None:
+    fires = tw.Cron("0 9 * * 1-5", tz="America/New_York").upcoming("2026-11-27 12:00", 3)
+    assert wall(fires) == [
+        "2026-11-30 09:00:00-0500",
+        "2026-12-01 09:00:00-0500",
+        "2026-12-02 09:00:00-0500",
+    ]
+
+
+def test_six_fields_put_seconds_first() -> None:
+    fires = tw.Cron("30 */15 * * * *").upcoming("2026-01-01T00:00:00Z", 3)
+    assert fires == [
+        utc(2026, 1, 1, 0, 0, 30),
+        utc(2026, 1, 1, 0, 15, 30),
+        utc(2026, 1, 1, 0, 30, 30),
+    ]
+
+
+def test_names_and_sunday_as_seven() -> None:
+    by_name = tw.Cron("0 12 * jan sun").upcoming("2026-01-01T00:00:00Z", 2)
+    by_seven = tw.Cron("0 12 * 1 7").upcoming("2026-01-01T00:00:00Z", 2)
+    assert by_name == by_seven == [utc(2026, 1, 4, 12), utc(2026, 1, 11, 12)]
+
+
+@pytest.mark.parametrize(
+    ("macro", "expr"),
+    [
+        ("@yearly", "0 0 1 1 *"),
+        ("@annually", "0 0 1 1 *"),
+        ("@monthly", "0 0 1 * *"),
+        ("@weekly", "0 0 * * 0"),
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 * * *"),
+        ("@hourly", "0 * * * *"),
+    ],
+)
+def test_macros(macro: str, expr: str) -> None:
+    after = "2026-02-10T10:10:00Z"
+    assert tw.Cron(macro).upcoming(after, 3) == tw.Cron(expr).upcoming(after, 3)
+
+
+def test_dom_and_dow_both_restricted_means_or() -> None:
+    # The 13th, or any Friday.
+    fires = tw.Cron("0 0 13 * 5").upcoming("2026-02-01T00:00:00Z", 4)
+    assert [f.day for f in fires] == [6, 13, 20, 27]
+
+
+def test_dom_or_dow_starting_with_star_means_and() -> None:
+    # Every other day of the month that is also a Monday.
+    fires = tw.Cron("0 0 */2 * 1").upcoming("2026-02-01T00:00:00Z", 3)
+    assert all(f.weekday() == 0 and f.day % 2 == 1 for f in fires)
+    assert [f.day for f in fires] == [9, 23, 9]
+
+
+def test_leap_day() -> None:
+    assert tw.Cron("0 0 29 2 *").upcoming("2026-01-01T00:00:00Z", 2) == [
+        utc(2028, 2, 29),
+        utc(2032, 2, 29),
+    ]
+
+
+def test_last_day_of_month_and_nth_weekday() -> None:
+    assert [f.day for f in tw.Cron("0 0 L * *").upcoming("2026-01-15T00:00:00Z", 3)] == [31, 28, 31]
+    third_fridays = tw.Cron("0 0 * * 5#3").upcoming("2026-01-01T00:00:00Z", 2)
+    assert third_fridays == [utc(2026, 1, 16), utc(2026, 2, 20)]
+
+
+# -- DST ----------------------------------------------------------------------
+def test_fixed_time_in_spring_gap_runs_once_after_the_gap() -> None:
+    fires = tw.Cron("30 1 * * *", tz="Europe/London").upcoming("2026-03-28 12:00", 3)
+    assert [f.astimezone(UTC) for f in fires] == [
+        utc(2026, 3, 29, 1, 0),  # 01:30 GMT does not exist; the gap ends at 01:00 UTC
+        utc(2026, 3, 30, 0, 30),
+        utc(2026, 3, 31, 0, 30),
+    ]
+
+
+def test_fixed_time_in_repeated_hour_runs_once_on_first_pass() -> None:
+    fires = tw.Cron("30 1 * * *", tz="Europe/London").upcoming("2026-10-24 12:00", 2)
+    assert [f.astimezone(UTC) for f in fires] == [
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 26, 1, 30),
+    ]
+
+
+def test_fixed_time_started_in_second_pass_waits_for_tomorrow() -> None:
+    after = utc(2026, 10, 25, 1, 0)  # 01:00 GMT, the second pass of 01:00-02:00
+    fires = tw.Cron("30 1 * * *", tz="Europe/London").upcoming(after, 1)
+    assert [f.astimezone(UTC) for f in fires] == [utc(2026, 10, 26, 1, 30)]
+
+
+def test_wildcard_follows_real_time() -> None:
+    spring = tw.Cron("*/30 * * * *", tz="Europe/London").upcoming("2026-03-29T00:00:00Z", 3)
+    assert [f.astimezone(UTC) for f in spring] == [
+        utc(2026, 3, 29, 0, 30),
+        utc(2026, 3, 29, 1, 0),
+        utc(2026, 3, 29, 1, 30),
+    ]
+    autumn = tw.Cron("*/30 1 * * *", tz="Europe/London").upcoming("2026-10-24T23:00:00Z", 4)
+    assert [f.astimezone(UTC) for f in autumn] == [
+        utc(2026, 10, 25, 0, 0),
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 1, 0),
+        utc(2026, 10, 25, 1, 30),
+    ]
+
+
+def test_start_and_end_bound_fires() -> None:
+    trig = tw.Cron("0 * * * *", start="2026-01-01T05:30:00Z", end="2026-01-01T08:00:00Z")
+    assert trig.upcoming("2026-01-01T00:00:00Z", 10) == [
+        utc(2026, 1, 1, 6),
+        utc(2026, 1, 1, 7),
+        utc(2026, 1, 1, 8),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "needles"),
+    [
+        ("61 * * * *", ["minute", "61"]),
+        ("0 24 * * *", ["hour", "24"]),
+        ("0 0 32 * *", ["day-of-month", "32"]),
+        ("0 0 * 13 *", ["month", "13"]),
+        ("0 0 * * 8", ["day-of-week", "8"]),
+        ("0 0 * * mon-xyz", ["day-of-week", "xyz"]),
+        ("*/0 * * * *", ["minute", "step"]),
+        ("* * * *", ["5 fields", "4"]),
+        ("@reboot", ["@reboot"]),
+        ("@often", ["@often"]),
+        ("0 0 30 2 *", ["never"]),
+        ("0 0 31 4,6,9,11 *", ["never"]),
+    ],
+)
+def test_bad_expressions_name_the_bad_part(expr: str, needles: list[str]) -> None:
+    with pytest.raises(tw.InvalidTrigger) as info:
+        tw.Cron(expr)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_bad_zone_and_type() -> None:
+    with pytest.raises(tw.InvalidTrigger, match="Atlantis"):
+        tw.Cron("* * * * *", tz="Atlantis/Capital")
+    with pytest.raises(tw.InvalidTrigger, match="string"):
+        tw.Cron(5)  # type: ignore[arg-type]
+
+
+_EXPRS = st.sampled_from(
+    ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "0 0 29 2 *", "15 */3 1,15 * *", "0 0 L * *",
+     "*/20 * * * * *", "0 1 * * 0", "30 1 * * *", "*/30 1 * * *"]
+)  # fmt: skip
+_ZONES = st.sampled_from(
+    ["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe", "Australia/Sydney",
+     "Asia/Kolkata"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    expr=_EXPRS,
+    zone=_ZONES,
+    after=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)),
+)
+def test_property_fires_strictly_increase_after_after(
+    expr: str, zone: str, after: datetime
+) -> None:
+    start = after.replace(tzinfo=UTC)
+    fires = tw.Cron(expr, tz=zone).upcoming(start, 6)
+    assert len(fires) == 6
+    real = [f.astimezone(UTC) for f in fires]
+    assert real[0] > start
+    assert all(a < b for a, b in itertools.pairwise(real))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="0123456789*/-,LW#? abcdefjmnorstuvy@", max_size=30))
+def test_property_random_text_raises_only_invalid_trigger(text: str) -> None:
+    try:
+        trig = tw.Cron(text)
+    except tw.InvalidTrigger:
+        return
+    trig.upcoming("2026-01-01T00:00:00Z", 2)
