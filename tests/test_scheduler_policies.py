@@ -100,6 +100,17 @@ def test_misfire_all_runs_catch_up_one_after_another(
     assert all(e is not None for e in ends)
 
 
+def test_misfire_all_queues_a_late_batch_even_without_grace(
+    threaded: tw.Scheduler, gate: threading.Event
+) -> None:
+    threaded.add_job("j", "block", tw.Interval(minutes=1), misfire="all", grace=None)
+    threaded.clock.set("2026-03-01T00:03:00Z")  # type: ignore[attr-defined]
+    assert [r.outcome for r in threaded.run_pending()] == [None]  # one going, two queued
+    gate.set()
+    wait_for(lambda: len(threaded.history("j")) == 3)
+    assert [r.outcome for r in threaded.history("j")] == ["ok"] * 3
+
+
 def test_saturated_executor_with_skip_records_missed(app: tw.App, clock: tw.FakeClock) -> None:
     gate = threading.Event()
 

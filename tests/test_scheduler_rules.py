@@ -181,6 +181,23 @@ def test_all_runs_every_missed_fire_oldest_first(sched: tw.Scheduler) -> None:
     assert times(runs) == [("00:05", "ok"), ("00:10", "ok"), ("00:15", "ok")]
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        tw.Interval(minutes=5, repeats=3),
+        tw.Interval(minutes=5, start="2026-03-01T00:05:00Z", end="2026-03-01T00:15:00Z"),
+    ],
+)
+def test_all_runs_every_missed_fire_up_to_the_last_one(
+    sched: tw.Scheduler, trigger: tw.Interval
+) -> None:
+    sched.add_job("j", "noop", trigger, misfire="all")
+    sched.clock.set("2026-03-01T00:30:00Z")  # type: ignore[attr-defined]
+    runs = sched.run_pending()
+    assert times(runs) == [("00:05", "ok"), ("00:10", "ok"), ("00:15", "ok")]
+    assert sched.jobs() == []
+
+
 def test_grace_late_fires_within_it_run_normally(sched: tw.Scheduler) -> None:
     sched.add_job("j", "noop", tw.Interval(minutes=5), misfire="skip", grace=timedelta(minutes=2))
     sched.clock.set("2026-03-01T00:06:59Z")  # type: ignore[attr-defined]
@@ -266,6 +283,7 @@ def test_execute_now_runs_even_when_paused_and_changes_nothing(sched: tw.Schedul
     assert [r.cid for r in seen] == [cid, cid2]
     assert [r.payload for r in seen] == [{"a": "1"}, {"a": "2"}]
     assert all(r.job is not None and r.job.manual for r in seen)
+    assert [r.job.run_number for r in seen if r.job] == [1, 1]  # the next number, not used up
     job = sched.get_job("j")
     assert job.runs == 0
     assert job.next_fire_time is None

@@ -57,6 +57,7 @@ class _JobState:
         "busy",
         "exhausted",
         "extra",
+        "firing",
         "grace_us",
         "jitter_us",
         "last_due_us",
@@ -94,6 +95,7 @@ class _JobState:
         self.busy = 0
         self.backlog: deque[int] = deque()
         self.exhausted = False
+        self.firing = False
         self.removed = False
 
 
@@ -449,7 +451,9 @@ class Scheduler:
         with self._lock:
             state = self._state(name)
             now = self.clock.now_us()
-            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs)
+            # A manual run carries the number the next scheduled run will have
+            # and does not use it up.
+            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs + 1)
             state.busy += 1
             task = _RunTask(self, state, run, state.extra if extra is None else extra)
             self._launch(task)
@@ -708,16 +712,22 @@ class Scheduler:
         if state.repeats is not None and state.runs + len(state.backlog) + starts >= state.repeats:
             nxt = None
         self._set_next(state, nxt)
-        for kind, when in plan:
-            if state.removed:
-                break
-            if kind == "start":
-                state.runs += 1
-                self._start(state, when, now)
-            elif kind == "queue":
-                state.backlog.append(when)
-            else:
-                self._record_unrun(state, when, now, kind)
+        # Inline runs finish inside this loop; the job may only be finished
+        # (removed) once every planned start has happened.
+        state.firing = True
+        try:
+            for kind, when in plan:
+                if state.removed:
+                    break
+                if kind == "start":
+                    state.runs += 1
+                    self._start(state, when, now)
+                elif kind == "queue":
+                    state.backlog.append(when)
+                else:
+                    self._record_unrun(state, when, now, kind)
+        finally:
+            state.firing = False
         self._save_state(state)
         self._maybe_done(state)
 
@@ -756,7 +766,7 @@ class Scheduler:
             if left is not None and left <= 0:
                 break
             if busy and state.overlap != "allow":
-                if state.misfire == "all" and missed_any:
+                if state.misfire == "all" and len(dues) > 1:
                     plan.append(("queue", when))  # catch-up runs go one after another
                 elif state.overlap == "queue" and queued == 0:
                     plan.append(("queue", when))
@@ -805,13 +815,15 @@ class Scheduler:
     def _begin(self, task: _RunTask) -> bool:
         """Called by the task as it starts: stamp it, judge lateness, arm its timeout."""
         run = task.record
-        now = self.clock.now_us()
-        run.started_us = now
         state = task.state
         inline = self.executor.inline
         if inline and not state.timeout_us:
+            run.started_us = self.clock.now_us()
             return True
         with self._lock:
+            # Stamped under the lock, so a run seen as started has its timeout armed.
+            now = self.clock.now_us()
+            run.started_us = now
             grace = state.grace_us
             if (
                 not inline
@@ -926,7 +938,13 @@ class Scheduler:
         self._maybe_done(state)
 
     def _maybe_done(self, state: _JobState) -> None:
-        if state.exhausted and not state.backlog and not state.removed and state.active:
+        if (
+            state.exhausted
+            and not state.backlog
+            and not state.removed
+            and state.active
+            and not state.firing
+        ):
             state.removed = True
             if self._jobs.get(state.name) is state:
                 del self._jobs[state.name]

@@ -182,6 +182,13 @@ def _parse(expr: str) -> tuple[_Spec, str]:
             f"a cron expression has 5 fields (minute hour day-of-month month day-of-week) "
             f"or 6 (seconds first), got {len(fields)} in {expr!r}"
         )
+    for name, field in (("day-of-month", fields[3]), ("day-of-week", fields[5])):
+        upper = field.upper()
+        if "W" in upper.replace("WED", "") or (name == "day-of-week" and upper[-1:] == "L"):
+            raise InvalidTrigger(
+                f"{name} field {field!r}: the W and L extensions of this field are not "
+                "supported yet"
+            )
     spec = _Spec(fields)
     if spec.next_wall(datetime(2000, 1, 1)) is None:
         raise InvalidTrigger(f"cron expression {expr!r} never matches any date")
