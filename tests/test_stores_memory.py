@@ -57,15 +57,21 @@ def test_records_are_plain_json(app: tw.App, clock: tw.FakeClock) -> None:
 def test_an_unreadable_record_is_logged_and_the_others_load(
     app: tw.App, clock: tw.FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = tw.MemoryStore()
+    class DamagedStore(tw.MemoryStore):
+        def load_jobs(self) -> list[dict]:
+            records = super().load_jobs()
+            if not records:
+                return records
+            return [*records, dict(records[0], name="bad", trigger={"type": "sundial"})]
+
+    store = DamagedStore()
     sched = tw.Scheduler(app, clock=clock, store=store)
     sched.add_job("good", "noop", tw.Interval(minutes=1))
-    bad = dict(store.load_jobs()[0], name="bad", trigger={"type": "sundial"})
-    store.put_job(bad)
     again = tw.Scheduler(app, clock=clock, store=store)
     assert [j.name for j in again.jobs()] == ["good"]
     assert "'bad'" in caplog.text
     assert "sundial" in caplog.text
+    assert [r.outcome for r in again.advance(minutes=1)] == ["ok"]
 
 
 def test_bad_history_limit() -> None:

@@ -158,6 +158,32 @@ class Run:
     def from_dict(cls, data: dict[str, Any]) -> Run:
         return cls(**data)
 
+    # A run as a tuple of plain values, in __slots__ order (for compact stores).
+    ROW_FINISHED = 3
+    ROW_SCHEDULED = 8
+
+    def as_row(self) -> tuple[Any, ...]:
+        return (
+            self.attempt,
+            self.cid,
+            self.error,
+            self.finished_us,
+            self.job,
+            self.manual,
+            self.outcome,
+            self.run_number,
+            self.scheduled_us,
+            self.service,
+            self.started_us,
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Run:
+        run = object.__new__(cls)
+        for name, value in zip(Run.__slots__, row, strict=True):
+            object.__setattr__(run, name, value)
+        return run
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Run):
             return NotImplemented
@@ -176,28 +202,106 @@ class Run:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class Job:
     """A snapshot of a job: its definition and its state.
 
-    Returned by ``Scheduler.get_job`` and ``Scheduler.jobs``; changing a job
-    goes through the scheduler (``update_job``, ``pause_job`` ...).
+    Returned by ``Scheduler.add_job``, ``get_job`` and ``jobs``; changing a
+    job goes through the scheduler (``update_job``, ``pause_job`` ...), never
+    through the snapshot. Instants and durations are kept as integer
+    microseconds (a million jobs keep a million snapshots in a MemoryStore)
+    and shown as aware UTC datetimes and timedeltas.
+
+    Attributes:
+        name, service, trigger, extra, active, runs, misfire, overlap, retry:
+            as given to ``add_job`` (``runs``: scheduled runs started so far).
+        next_fire_time: the next due time, or None (paused, or done).
+        grace, jitter, timeout: the policies' durations, or None.
+        last_due: the latest due time the job has handled, or None.
     """
 
-    name: str
-    service: str
-    trigger: Trigger
-    extra: Any = None
-    active: bool = True
-    next_fire_time: datetime | None = None
-    runs: int = 0
-    misfire: str = "coalesce"
-    grace: timedelta | None = timedelta(seconds=60)
-    overlap: str = "skip"
-    jitter: timedelta | None = None
-    timeout: timedelta | None = None
-    retry: Retry | None = None
-    last_due: datetime | None = None
+    __slots__ = (
+        "active",
+        "extra",
+        "grace_us",
+        "jitter_us",
+        "last_due_us",
+        "misfire",
+        "name",
+        "next_fire_us",
+        "overlap",
+        "retry",
+        "runs",
+        "service",
+        "timeout_us",
+        "trigger",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        service: str,
+        trigger: Trigger,
+        extra: Any = None,
+        *,
+        active: bool = True,
+        next_fire_us: int | None = None,
+        runs: int = 0,
+        misfire: str = "coalesce",
+        grace_us: int | None = 60_000_000,
+        overlap: str = "skip",
+        jitter_us: int | None = None,
+        timeout_us: int | None = None,
+        retry: Retry | None = None,
+        last_due_us: int | None = None,
+    ) -> None:
+        self.name = name
+        self.service = service
+        self.trigger = trigger
+        self.extra = extra
+        self.active = active
+        self.next_fire_us = next_fire_us
+        self.runs = runs
+        self.misfire = misfire
+        self.grace_us = grace_us
+        self.overlap = overlap
+        self.jitter_us = jitter_us
+        self.timeout_us = timeout_us
+        self.retry = retry
+        self.last_due_us = last_due_us
+
+    @property
+    def next_fire_time(self) -> datetime | None:
+        return None if self.next_fire_us is None else us_to_dt(self.next_fire_us)
+
+    @property
+    def last_due(self) -> datetime | None:
+        return None if self.last_due_us is None else us_to_dt(self.last_due_us)
+
+    @property
+    def grace(self) -> timedelta | None:
+        return _td(self.grace_us)
+
+    @property
+    def jitter(self) -> timedelta | None:
+        return _td(self.jitter_us)
+
+    @property
+    def timeout(self) -> timedelta | None:
+        return _td(self.timeout_us)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Job):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in Job.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Job(name={self.name!r}, service={self.service!r}, trigger={self.trigger!r}, "
+            f"extra={self.extra!r}, active={self.active}, "
+            f"next_fire_time={_iso(self.next_fire_time)}, runs={self.runs})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready) for stores."""
@@ -207,15 +311,15 @@ class Job:
             "trigger": self.trigger.to_dict(),
             "extra": self.extra,
             "active": self.active,
-            "next_fire_us": _us(self.next_fire_time),
+            "next_fire_us": self.next_fire_us,
             "runs": self.runs,
             "misfire": self.misfire,
-            "grace": _secs(self.grace),
+            "grace": _secs(self.grace_us),
             "overlap": self.overlap,
-            "jitter": _secs(self.jitter),
-            "timeout": _secs(self.timeout),
+            "jitter": _secs(self.jitter_us),
+            "timeout": _secs(self.timeout_us),
             "retry": None if self.retry is None else self.retry.to_dict(),
-            "last_due_us": _us(self.last_due),
+            "last_due_us": self.last_due_us,
         }
 
     @classmethod
@@ -233,32 +337,36 @@ class Job:
             trigger=trigger_from_dict(data["trigger"]),
             extra=data.get("extra"),
             active=bool(data.get("active", True)),
-            next_fire_time=_from_us(data.get("next_fire_us")),
+            next_fire_us=_int_or_none(data.get("next_fire_us")),
             runs=int(data.get("runs", 0)),
             misfire=str(data.get("misfire", "coalesce")),
-            grace=_from_secs(data.get("grace", 60.0)),
+            grace_us=_us_of_secs(data.get("grace", 60.0)),
             overlap=str(data.get("overlap", "skip")),
-            jitter=_from_secs(data.get("jitter")),
-            timeout=_from_secs(data.get("timeout")),
+            jitter_us=_us_of_secs(data.get("jitter")),
+            timeout_us=_us_of_secs(data.get("timeout")),
             retry=None if retry is None else Retry.from_dict(retry),
-            last_due=_from_us(data.get("last_due_us")),
+            last_due_us=_int_or_none(data.get("last_due_us")),
         )
 
 
-def _us(value: datetime | None) -> int | None:
-    return None if value is None else dt_to_us(value)
+def _iso(value: datetime | None) -> str:
+    return "None" if value is None else repr(value.isoformat())
 
 
-def _from_us(value: int | None) -> datetime | None:
-    return None if value is None else us_to_dt(int(value))
+def _td(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(microseconds=value)
 
 
-def _secs(value: timedelta | None) -> float | None:
-    return None if value is None else value.total_seconds()
+def _secs(value: int | None) -> float | None:
+    return None if value is None else value / 1_000_000
 
 
-def _from_secs(value: float | None) -> timedelta | None:
-    return None if value is None else timedelta(seconds=value)
+def _us_of_secs(value: float | None) -> int | None:
+    return None if value is None else round(float(value) * 1_000_000)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 EVENT_KINDS = (

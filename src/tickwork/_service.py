@@ -8,12 +8,12 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._extra import parse_extra
+from ._time import us_to_dt
 
 if TYPE_CHECKING:
     from ._app import App
@@ -44,15 +44,45 @@ def new_cid() -> str:
     return f"{_CID_PREFIX}{next(_cid_counter):010x}"
 
 
-@dataclass(frozen=True, slots=True)
 class JobInfo:
-    """What a service run by the scheduler knows of its job."""
+    """What a service run by the scheduler knows of its job.
 
-    name: str
-    scheduled_for: datetime
-    run_number: int
-    manual: bool = False
-    attempt: int = 1
+    Attributes:
+        name: the job's name.
+        scheduled_for: the due time this run is for (an aware UTC datetime).
+        run_number: the number of the job's scheduled run, from 1; a manual
+            run carries the number the next scheduled run will have.
+        manual: True for ``execute_now`` runs.
+        attempt: 1, or the retry attempt's number.
+    """
+
+    __slots__ = ("attempt", "manual", "name", "run_number", "scheduled_us")
+
+    def __init__(
+        self, name: str, scheduled_us: int, run_number: int, manual: bool = False, attempt: int = 1
+    ) -> None:
+        self.name = name
+        self.scheduled_us = scheduled_us
+        self.run_number = run_number
+        self.manual = manual
+        self.attempt = attempt
+
+    @property
+    def scheduled_for(self) -> datetime:
+        return us_to_dt(self.scheduled_us)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobInfo):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in JobInfo.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"JobInfo(name={self.name!r}, scheduled_for={self.scheduled_for.isoformat()!r}, "
+            f"run_number={self.run_number}, manual={self.manual}, attempt={self.attempt})"
+        )
 
 
 class Request:

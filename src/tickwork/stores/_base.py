@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from .._model import Run
+from .._model import Job, Run
 
 __all__ = ["Store"]
 
@@ -16,10 +16,11 @@ class Store(ABC):
     A job record is the JSON-ready dict of ``Job.to_dict()``: the definition
     (name, service, trigger data, extra, policies) and the state
     (``next_fire_us``, ``runs``, ``last_due_us``, ``active``; instants as
-    integer microseconds since the epoch). The scheduler writes a job's whole
-    record when it is added or changed, and only its state after each fire,
-    so a durable store can make that path cheap. Runs arrive when recorded
-    (finished, skipped or missed).
+    integer microseconds since the epoch). The scheduler hands over a job's
+    immutable :class:`Job` snapshot when it is added or changed (a durable
+    store writes ``job.to_dict()``), and only its state after each fire, so
+    that path can be cheap. Runs arrive when recorded (finished, skipped or
+    missed).
 
     A scheduler built on a store loads its records at start: a scheduler
     restarted on the same store continues where the last one left off.
@@ -30,7 +31,7 @@ class Store(ABC):
         """Every job record."""
 
     @abstractmethod
-    def put_job(self, record: dict[str, Any]) -> None:
+    def put_job(self, job: Job) -> None:
         """Add or replace a job's whole record."""
 
     @abstractmethod

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
+from typing_extensions import Self
+
 from .._exceptions import InvalidTrigger
 from .._time import get_zone, parse_instant, us_to_dt, zone_name
 
@@ -25,6 +27,8 @@ class Trigger(ABC):
     keep it as plain data (:meth:`to_dict` / :func:`trigger_from_dict`).
     """
 
+    __slots__ = ("_tz_given", "_wall_inputs", "tz")
+
     kind: ClassVar[str]
     #: The number of scheduled runs after which the job is done, or None.
     repeats: int | None = None
@@ -32,6 +36,21 @@ class Trigger(ABC):
     def __init__(self, tz: str | tzinfo | None) -> None:
         self._tz_given = tz is not None
         self.tz: tzinfo = get_zone(tz)
+        # True when an input was read as a wall time in `tz` (a naive datetime
+        # or a string), so that taking another zone means reading it again.
+        self._wall_inputs = False
+
+    def _read(self, value: datetime | str, what: str) -> int:
+        """Read an instant argument, noting whether it was a wall time."""
+        if isinstance(value, str) or (isinstance(value, datetime) and value.utcoffset() is None):
+            self._wall_inputs = True
+        return parse_instant(value, self.tz, what=what)
+
+    def _clone(self) -> Self:
+        clone = object.__new__(type(self))
+        for name in _slots_of(type(self)):
+            setattr(clone, name, getattr(self, name))
+        return clone
 
     @property
     def tz_name(self) -> str:
@@ -65,6 +84,11 @@ class Trigger(ABC):
         """This trigger, or a copy in ``tz`` when it was created without a zone."""
         if self._tz_given:
             return self
+        if not self._wall_inputs:
+            clone = self._clone()
+            clone.tz = get_zone(tz)
+            clone._tz_given = True
+            return clone
         args = self._args()
         args["tz"] = tz
         return type(self)(**args)
@@ -112,6 +136,21 @@ class Trigger(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
         return f"{type(self).__name__}({args})"
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """Every slot of a trigger class and its bases (triggers keep no __dict__)."""
+    names = _SLOTS.get(cls)
+    if names is None:
+        found: list[str] = []
+        for klass in cls.__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            found.extend([slots] if isinstance(slots, str) else slots)
+        names = _SLOTS[cls] = tuple(found)
+    return names
 
 
 def check_count(value: object, what: str) -> int | None:

@@ -25,7 +25,7 @@ from croniter import croniter
 from croniter.croniter import CroniterError
 
 from .._exceptions import InvalidTrigger
-from .._time import EPOCH, US_PER_SECOND, dt_to_us, parse_instant, us_to_dt
+from .._time import EPOCH, US_PER_SECOND, dt_to_us, us_to_dt
 from ._base import Trigger
 
 __all__ = ["Cron"]
@@ -236,6 +236,8 @@ class Cron(Trigger):
             field and value), never matches, or a bound or the zone is bad.
     """
 
+    __slots__ = ("_end_raw", "_normalized", "_spec", "_start_raw", "end_us", "expr", "start_us")
+
     kind = "cron"
 
     def __init__(
@@ -252,8 +254,8 @@ class Cron(Trigger):
         self._spec, self._normalized = _parse(expr)
         self._start_raw = start
         self._end_raw = end
-        self.start_us = None if start is None else parse_instant(start, self.tz, what="start")
-        self.end_us = None if end is None else parse_instant(end, self.tz, what="end")
+        self.start_us = None if start is None else self._read(start, "start")
+        self.end_us = None if end is None else self._read(end, "end")
         if self.start_us is not None and self.end_us is not None and self.end_us < self.start_us:
             raise InvalidTrigger(f"end {end!s} is before start {start!s}")
 

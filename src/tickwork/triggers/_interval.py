@@ -6,12 +6,18 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .._exceptions import InvalidTrigger
-from .._time import parse_instant, td_to_us, us_to_dt
+from .._time import td_to_us, us_to_dt
 from ._base import Trigger, check_count
 
 __all__ = ["Interval"]
 
-_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_UNIT_US = (
+    ("weeks", 604_800_000_000),
+    ("days", 86_400_000_000),
+    ("hours", 3_600_000_000),
+    ("minutes", 60_000_000),
+    ("seconds", 1_000_000),
+)
 
 
 class Interval(Trigger):
@@ -37,6 +43,8 @@ class Interval(Trigger):
             zone is unknown.
     """
 
+    __slots__ = ("_end_raw", "_start_raw", "end_us", "repeats", "start_us", "step_us")
+
     kind = "interval"
 
     def __init__(
@@ -57,7 +65,6 @@ class Interval(Trigger):
         for unit, value in units.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
-        self._units = {u: v for u, v in units.items() if v}
         try:
             step = td_to_us(timedelta(**units))
         except OverflowError:
@@ -72,8 +79,8 @@ class Interval(Trigger):
         self.step_us = step
         self._start_raw = start
         self._end_raw = end
-        self.start_us = None if start is None else parse_instant(start, self.tz, what="start")
-        self.end_us = None if end is None else parse_instant(end, self.tz, what="end")
+        self.start_us = None if start is None else self._read(start, "start")
+        self.end_us = None if end is None else self._read(end, "end")
         if self.start_us is not None and self.end_us is not None and self.end_us < self.start_us:
             raise InvalidTrigger(f"end {end!s} is before start {start!s}")
         self.repeats = check_count(repeats, "repeats")
@@ -113,17 +120,25 @@ class Interval(Trigger):
             return self
         # Anchor the grid at the moment of adding: start + k*step, k >= 1, is
         # the grid (start + step) + k*step, k >= 0.
-        args = self._args()
-        args["start"] = us_to_dt(added_us + self.step_us, self.tz).isoformat()
-        bound = Interval(**args)
-        bound._tz_given = self._tz_given
+        bound = self._clone()
+        bound.start_us = added_us + self.step_us
+        bound._start_raw = None  # read from start_us
         return bound
+
+    def _units(self) -> dict[str, float]:
+        """The interval in its largest exact unit (kept as one number, not the
+        arguments, so a trigger stays small: a million jobs keep a million)."""
+        step = self.step_us
+        for unit, size in _UNIT_US:
+            if step % size == 0:
+                return {unit: step // size}
+        return {"seconds": step / 1_000_000}
 
     def _args(self) -> dict[str, Any]:
         return {
-            **self._units,
-            "start": _raw(self._start_raw),
-            "end": _raw(self._end_raw),
+            **self._units(),
+            "start": _raw(self._start_raw, self.start),
+            "end": _raw(self._end_raw, self.end),
             "repeats": self.repeats,
             "tz": self.tz_name,
         }
@@ -137,11 +152,9 @@ class Interval(Trigger):
 
     def describe(self) -> str:
         parts = []
-        for unit in _UNITS:
-            value = self._units.get(unit)
-            if value:
-                name = unit if value != 1 else unit[:-1]
-                parts.append(f"{value:g} {name}")
+        for unit, value in self._units().items():
+            name = unit if value != 1 else unit[:-1]
+            parts.append(f"{value:g} {name}")
         text = "every " + ", ".join(parts)
         if self.repeats is not None:
             text += f", {self.repeats} time{'s' if self.repeats != 1 else ''}"
@@ -150,7 +163,10 @@ class Interval(Trigger):
         return text
 
 
-def _raw(value: datetime | str | None) -> str | None:
+def _raw(value: datetime | str | None, resolved: datetime | None) -> str | None:
+    """The argument as given (a wall time stays a wall time), else the instant."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if value is None and resolved is not None:
+        return resolved.isoformat()
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from .._time import parse_instant, us_to_dt
+from .._time import us_to_dt
 from ._base import Trigger
 
 __all__ = ["OneTime"]
@@ -25,13 +25,15 @@ class OneTime(Trigger):
             gap, or the zone is unknown.
     """
 
+    __slots__ = ("_at_raw", "at_us")
+
     kind = "onetime"
     repeats = 1
 
     def __init__(self, at: datetime | str, tz: str | tzinfo | None = None) -> None:
         super().__init__(tz)
         self._at_raw = at
-        self.at_us = parse_instant(at, self.tz, what="at")
+        self.at_us = self._read(at, "at")
 
     @property
     def at(self) -> datetime:
