@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ._time import dt_to_us, td_to_us, us_to_dt
+from ._time import td_to_us, us_to_dt
 from .triggers import Trigger, trigger_from_dict
 
 __all__ = [

@@ -52,54 +52,39 @@ _MAX_CATCH_UP = 1_000_000
 
 
 class _JobState:
-    """A job as the scheduler holds it (internal, mutable, guarded by the lock)."""
+    """A job as the scheduler holds it (internal, guarded by the lock).
+
+    ``job`` is the job's definition, an immutable :class:`Job` shared with
+    the store (a change swaps in a new one); the rest is the mutable state.
+    """
 
     __slots__ = (
         "active",
         "backlog",
         "busy",
-        "exhausted",
-        "extra",
-        "firing",
-        "grace_us",
-        "jitter_us",
+        "job",
         "last_due_us",
-        "misfire",
-        "name",
         "next_us",
-        "overlap",
-        "removed",
-        "repeats",
-        "retry",
-        "runs",
         "queued_at",
-        "service",
-        "timeout_us",
-        "trigger",
+        "removed",
+        "runs",
     )
 
-    def __init__(self, name: str, service: str, trigger: Trigger) -> None:
-        self.name = name
-        self.service = service
-        self.trigger = trigger
-        self.repeats = trigger.repeats
-        self.extra: Any = None
-        self.misfire = "coalesce"
-        self.grace_us: int | None = 60_000_000
-        self.overlap = "skip"
-        self.jitter_us = 0
-        self.timeout_us = 0
-        self.retry: Retry | None = None
-        self.active = True
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.active = job.active
         self.next_us: int | None = None
-        self.last_due_us: int | None = None
-        self.runs = 0
+        self.last_due_us: int | None = job.last_due_us
+        self.runs = job.runs
         self.queued_at: int | None = None
         self.busy = 0
         self.backlog: deque[int] | None = None  # fires waiting for a run to end
-        self.exhausted = False
-        self.firing = False
         self.removed = False
+
+    @property
+    def exhausted(self) -> bool:
+        """Active with no fire time left: its trigger or its repeats are used up."""
+        return self.active and self.next_us is None
 
 
 class _RunTask:
@@ -118,7 +103,7 @@ class _RunTask:
 
     @property
     def is_async(self) -> bool:
-        cls = self.sched.app._services.get(self.state.service)
+        cls = self.sched.app._services.get(self.state.job.service)
         return cls is not None and cls.is_async()
 
     def on_cancel(self, cancel: Any) -> None:
@@ -134,7 +119,7 @@ class _RunTask:
         if not sched._begin(self):
             return
         try:
-            cls = sched.app.get_service(self.state.service)
+            cls = sched.app.get_service(self.state.job.service)
             run_service_sync(cls(sched.app, self._request()))
         except Exception as exc:
             sched._finish(self, "error", exc)
@@ -146,7 +131,7 @@ class _RunTask:
         if not sched._begin(self):
             return
         try:
-            cls = sched.app.get_service(self.state.service)
+            cls = sched.app.get_service(self.state.job.service)
             await run_service_async(cls(sched.app, self._request()))
         except asyncio.CancelledError:
             sched._finish(self, "timeout", None)
@@ -209,6 +194,7 @@ class Scheduler:
         self._seq = count()
         self._listeners: list[Callable[[Event], None]] = []
         self._collect: list[Run] | None = None
+        self._firing: _JobState | None = None  # the job whose fires are being started
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._load()
@@ -256,44 +242,44 @@ class Scheduler:
         """
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"a job name must be a non-empty string, got {name!r}")
-        state = _JobState(name, service, self._check_trigger(trigger))
-        self._configure(
-            state,
-            service=service,
-            extra=extra,
+        if not isinstance(active, bool):
+            raise TypeError(f"active must be True or False, got {active!r}")
+        definition = self._define(
+            name,
+            service,
+            self._check_trigger(trigger),
+            extra,
             misfire=misfire,
             grace=grace,
             overlap=overlap,
             jitter=jitter,
             timeout=timeout,
             retry=retry,
+            active=active,
         )
-        if not isinstance(active, bool):
-            raise TypeError(f"active must be True or False, got {active!r}")
         with self._lock:
             if name in self._jobs and not replace:
                 raise DuplicateJob(name)
             now = self.clock.now_us()
-            state.trigger = self._bind(state.trigger, now)
-            state.repeats = state.trigger.repeats
-            first = state.trigger.first_fire(now)
+            definition.trigger = self._bind(definition.trigger, now)
+            first = definition.trigger.first_fire(now)
             if first is None:
                 raise InvalidTrigger(
-                    f"trigger {state.trigger!r} of job {name!r} never fires after "
+                    f"trigger {definition.trigger!r} of job {name!r} never fires after "
                     f"{us_to_dt(now).isoformat()}"
                 )
             old = self._jobs.get(name)
             if old is not None:
                 self._drop(old)
-            state.active = active
+            state = _JobState(definition)
             if active:
                 self._schedule(state, first)
             self._jobs[name] = state
-            job = self._snapshot(state)
-            self.store.put_job(job)
+            definition.next_fire_us = state.next_us
+            self.store.put_job(definition)
             self._emit("job_added", name)
             self._cond.notify_all()
-            return job
+            return self._snapshot(state)
 
     def get_job(self, name: str) -> Job:
         """A snapshot of the job.
@@ -335,21 +321,21 @@ class Scheduler:
         new_trigger = None if trigger is _UNSET else self._check_trigger(trigger)
         with self._lock:
             state = self._state(name)
-            # Validate on a scratch copy so a bad argument changes nothing.
-            scratch = _JobState(name, state.service, state.trigger)
-            for slot in ("extra", "misfire", "grace_us", "overlap", "jitter_us", "timeout_us"):
-                setattr(scratch, slot, getattr(state, slot))
-            scratch.retry = state.retry
-            self._configure(
-                scratch,
-                service=state.service if service is _UNSET else service,
-                extra=state.extra if extra is _UNSET else extra,
-                misfire=state.misfire if misfire is _UNSET else misfire,
-                grace=_us_td(state.grace_us) if grace is _UNSET else grace,
-                overlap=state.overlap if overlap is _UNSET else overlap,
-                jitter=_us_td(state.jitter_us or None) if jitter is _UNSET else jitter,
-                timeout=_us_td(state.timeout_us or None) if timeout is _UNSET else timeout,
-                retry=state.retry if retry is _UNSET else retry,
+            old = state.job
+            # A new definition is validated whole before it replaces the old
+            # one, so a bad argument changes nothing.
+            definition = self._define(
+                name,
+                old.service if service is _UNSET else service,
+                old.trigger,
+                old.extra if extra is _UNSET else extra,
+                misfire=old.misfire if misfire is _UNSET else misfire,
+                grace=old.grace if grace is _UNSET else grace,
+                overlap=old.overlap if overlap is _UNSET else overlap,
+                jitter=old.jitter if jitter is _UNSET else jitter,
+                timeout=old.timeout if timeout is _UNSET else timeout,
+                retry=old.retry if retry is _UNSET else retry,
+                active=state.active,
             )
             now = self.clock.now_us()
             first: int | None = None
@@ -367,21 +353,17 @@ class Scheduler:
                         f"trigger {new_trigger!r} of job {name!r} never fires after "
                         f"{us_to_dt(now).isoformat()}"
                     )
-            for slot in ("service", "extra", "misfire", "grace_us", "overlap", "jitter_us"):
-                setattr(state, slot, getattr(scratch, slot))
-            state.timeout_us = scratch.timeout_us
-            state.retry = scratch.retry
-            if new_trigger is not None:
-                state.trigger = new_trigger
-                state.repeats = new_trigger.repeats
-                state.exhausted = False
-                if state.active:
-                    self._schedule(state, first)
-            job = self._snapshot(state)
-            self.store.put_job(job)
+                definition.trigger = new_trigger
+            state.job = definition
+            if new_trigger is not None and state.active:
+                self._schedule(state, first)
+            definition.next_fire_us = state.next_us
+            definition.runs = state.runs
+            definition.last_due_us = state.last_due_us
+            self.store.put_job(definition)
             self._emit("job_updated", name)
             self._cond.notify_all()
-            return job
+            return self._snapshot(state)
 
     def pause_job(self, name: str) -> Job:
         """Stop a job from firing until resumed (a queued fire is dropped).
@@ -415,11 +397,9 @@ class Scheduler:
                 state.active = True
                 now = self.clock.now_us()
                 after = now if state.last_due_us is None else max(now, state.last_due_us)
-                nxt = state.trigger.next_fire(after)
-                if nxt is None or self._repeats_reached(state):
-                    state.exhausted = True
-                else:
-                    self._schedule(state, nxt)
+                nxt = state.job.trigger.next_fire(after)
+                if nxt is not None and not self._repeats_reached(state):
+                    self._schedule(state, nxt)  # else it stays without one: exhausted
                 self._save_state(state)
                 self._emit("job_resumed", name)
                 self._maybe_done(state)
@@ -459,9 +439,11 @@ class Scheduler:
             now = self.clock.now_us()
             # A manual run carries the number the next scheduled run will have
             # and does not use it up.
-            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs + 1)
+            run = Run(
+                new_cid(), name, state.job.service, now, manual=True, run_number=state.runs + 1
+            )
             state.busy += 1
-            task = _RunTask(self, state, run, state.extra if extra is None else extra)
+            task = _RunTask(self, state, run, state.job.extra if extra is None else extra)
             self._launch(task)
             return run.cid
 
@@ -672,7 +654,7 @@ class Scheduler:
                     try:
                         self._fire(state, due, now)
                     except Exception:
-                        log.exception("job %r could not be fired; it is paused", state.name)
+                        log.exception("job %r could not be fired; it is paused", state.job.name)
                         state.active = False
                         state.next_us = None
             while timers and timers[0][0] <= now:
@@ -701,7 +683,7 @@ class Scheduler:
 
     # ------------------------------------------------------------- firing
     def _fire(self, state: _JobState, due: int, now: int) -> None:
-        trigger = state.trigger
+        trigger = state.job.trigger
         nxt = trigger.next_fire(due)
         if nxt is not None and nxt <= now:
             dues = [due]
@@ -711,7 +693,7 @@ class Scheduler:
                 else:
                     dues.append(nxt)
                 nxt = trigger.next_fire(nxt)
-        elif state.busy == 0 and (state.grace_us is None or now - due <= state.grace_us):
+        elif state.busy == 0 and (state.job.grace_us is None or now - due <= state.job.grace_us):
             # The common case: one due time, on time, nothing running.
             self._fire_one(state, due, nxt, now)
             return
@@ -720,12 +702,15 @@ class Scheduler:
         plan = self._plan(state, dues, now)
         starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
         state.last_due_us = dues[-1]
-        if state.repeats is not None and state.runs + len(state.backlog or ()) + starts >= state.repeats:
+        if (
+            state.job.trigger.repeats is not None
+            and state.runs + len(state.backlog or ()) + starts >= state.job.trigger.repeats
+        ):
             nxt = None
         self._set_next(state, nxt)
         # Inline runs finish inside this loop; the job may only be finished
         # (removed) once every planned start has happened.
-        state.firing = True
+        outer, self._firing = self._firing, state
         try:
             for kind, when in plan:
                 if state.removed:
@@ -740,14 +725,15 @@ class Scheduler:
                 else:
                     self._record_unrun(state, when, now, kind)
         finally:
-            state.firing = False
+            self._firing = outer
         self._save_state(state)
         self._maybe_done(state)
 
     def _fire_one(self, state: _JobState, due: int, nxt: int | None, now: int) -> None:
         state.last_due_us = due
         state.runs += 1
-        if state.repeats is not None and state.runs + len(state.backlog or ()) >= state.repeats:
+        repeats = state.job.trigger.repeats
+        if repeats is not None and state.runs + len(state.backlog or ()) >= repeats:
             nxt = None
         self._set_next(state, nxt)
         self._save_state(state)
@@ -757,18 +743,22 @@ class Scheduler:
 
     def _plan(self, state: _JobState, dues: list[int], now: int) -> list[tuple[str, int]]:
         """Decide, per due time, whether it starts, queues, is skipped or missed."""
-        grace = state.grace_us
+        grace = state.job.grace_us
         missed_any = grace is not None and now - dues[0] > grace
         candidates: list[tuple[str, int]]
-        if state.misfire == "coalesce":
+        if state.job.misfire == "coalesce":
             candidates = [("start", dues[-1])] if missed_any else [("start", d) for d in dues]
-        elif state.misfire == "skip":
+        elif state.job.misfire == "skip":
             candidates = [
                 ("missed" if grace is not None and now - d > grace else "start", d) for d in dues
             ]
         else:
             candidates = [("start", d) for d in dues]
-        left = None if state.repeats is None else state.repeats - state.runs - len(state.backlog or ())
+        left = (
+            None
+            if state.job.trigger.repeats is None
+            else state.job.trigger.repeats - state.runs - len(state.backlog or ())
+        )
         busy = state.busy > 0
         queued = len(state.backlog or ())
         plan: list[tuple[str, int]] = []
@@ -778,10 +768,10 @@ class Scheduler:
                 continue
             if left is not None and left <= 0:
                 break
-            if busy and state.overlap != "allow":
-                if state.misfire == "all" and len(dues) > 1:
+            if busy and state.job.overlap != "allow":
+                if state.job.misfire == "all" and len(dues) > 1:
                     plan.append(("queue", when))  # catch-up runs go one after another
-                elif state.overlap == "queue" and queued == 0:
+                elif state.job.overlap == "queue" and queued == 0:
                     plan.append(("queue", when))
                     queued += 1
                 else:
@@ -789,30 +779,31 @@ class Scheduler:
                     continue
             else:
                 plan.append(("start", when))
-                busy = busy or not self.executor.inline or bool(state.jitter_us)
+                busy = busy or not self.executor.inline or bool(state.job.jitter_us)
             if left is not None:
                 left -= 1
         return plan
 
     def _set_next(self, state: _JobState, nxt: int | None) -> None:
         if nxt is None:
-            state.next_us = None
-            state.exhausted = True
+            state.next_us = None  # exhausted
         elif state.active and not state.removed:
             self._schedule(state, nxt)
 
     def _start(self, state: _JobState, due: int, now: int) -> None:
         """Start one scheduled run (its run number is ``state.runs``)."""
-        if self.executor.inline and not (state.jitter_us or state.timeout_us or state.retry):
-            cls = self.app._services.get(state.service)
+        if self.executor.inline and not (
+            state.job.jitter_us or state.job.timeout_us or state.job.retry
+        ):
+            cls = self.app._services.get(state.job.service)
             if cls is not None and not cls.is_async():
                 self._run_inline(state, due, cls)
                 return
         state.busy += 1
-        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
-        task = _RunTask(self, state, run, state.extra)
-        if state.jitter_us:
-            at = max(now, due + random.randrange(state.jitter_us))
+        run = Run(new_cid(), state.job.name, state.job.service, due, run_number=state.runs)
+        task = _RunTask(self, state, run, state.job.extra)
+        if state.job.jitter_us:
+            at = max(now, due + random.randrange(state.job.jitter_us))
             task.not_before = at
             self._push_timer(at, self._launch, task)
         else:
@@ -824,7 +815,7 @@ class Scheduler:
         general path (``_launch`` -> ``_RunTask.run`` -> ``_finish``) would,
         with a fraction of the calls: this is what a fire costs in tests and
         simulations."""
-        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
+        run = Run(new_cid(), state.job.name, state.job.service, due, run_number=state.runs)
         if self._collect is not None:
             self._collect.append(run)
         if self._listeners:
@@ -835,7 +826,7 @@ class Scheduler:
         job = JobInfo(run.job, due, run.run_number)
         try:
             run_service_sync(
-                cls(self.app, Request(state.extra, cid=run.cid, channel="scheduler", job=job))
+                cls(self.app, Request(state.job.extra, cid=run.cid, channel="scheduler", job=job))
             )
         except Exception as exc:
             run.finished_us = clock.now_us()
@@ -864,17 +855,17 @@ class Scheduler:
         run = task.record
         state = task.state
         inline = self.executor.inline
-        if inline and not state.timeout_us:
+        if inline and not state.job.timeout_us:
             run.started_us = self.clock.now_us()
             return True
         with self._lock:
             # Stamped under the lock, so a run seen as started has its timeout armed.
             now = self.clock.now_us()
             run.started_us = now
-            grace = state.grace_us
+            grace = state.job.grace_us
             if (
                 not inline
-                and state.misfire == "skip"
+                and state.job.misfire == "skip"
                 and grace is not None
                 and not run.manual
                 and run.attempt == 1
@@ -889,8 +880,8 @@ class Scheduler:
                 self._record_run(run, "run_missed")
                 self._release(state, now)
                 return False
-            if state.timeout_us and not inline:
-                self._push_timer(now + state.timeout_us, self._on_timeout, task)
+            if state.job.timeout_us and not inline:
+                self._push_timer(now + state.job.timeout_us, self._on_timeout, task)
         return True
 
     def _finish(self, task: _RunTask, outcome: str, error: BaseException | None) -> None:
@@ -913,14 +904,14 @@ class Scheduler:
             state = task.state
             if (
                 outcome != "timeout"
-                and state.timeout_us
-                and now - run.started_us > state.timeout_us
+                and state.job.timeout_us
+                and now - run.started_us > state.job.timeout_us
             ):
                 outcome = "timeout"
             if error is not None:
                 self._note_error(run, error)
             if outcome == "timeout" and run.error is None:
-                run.error = f"timed out after {_us_td(state.timeout_us)}"
+                run.error = f"timed out after {_us_td(state.job.timeout_us)}"
             run.outcome = outcome  # type: ignore[assignment]
             self._record_run(run, "run_finished")
             self._after_attempt(task, now)
@@ -944,7 +935,7 @@ class Scheduler:
         now = self.clock.now_us()
         run.finished_us = now
         run.outcome = "timeout"
-        run.error = f"timed out after {_us_td(task.state.timeout_us)}"
+        run.error = f"timed out after {_us_td(task.state.job.timeout_us)}"
         log.warning("run %s of job %r timed out; abandoned", run.cid, run.job)
         if task.cancel is not None:
             task.cancel()
@@ -954,7 +945,7 @@ class Scheduler:
     def _after_attempt(self, task: _RunTask, now: int) -> None:
         run = task.record
         state = task.state
-        retry = state.retry
+        retry = state.job.retry
         if (
             run.outcome in ("error", "timeout")
             and retry is not None
@@ -993,16 +984,23 @@ class Scheduler:
             and not state.backlog
             and not state.removed
             and state.active
-            and not state.firing
+            and state is not self._firing
         ):
             state.removed = True
-            if self._jobs.get(state.name) is state:
-                del self._jobs[state.name]
-                self.store.remove_job(state.name)
-            self._emit("job_done", state.name)
+            if self._jobs.get(state.job.name) is state:
+                del self._jobs[state.job.name]
+                self.store.remove_job(state.job.name)
+            self._emit("job_done", state.job.name)
 
     def _record_unrun(self, state: _JobState, due: int, now: int, outcome: str) -> None:
-        run = Run(new_cid(), state.name, state.service, due, finished_us=now, run_number=state.runs)
+        run = Run(
+            new_cid(),
+            state.job.name,
+            state.job.service,
+            due,
+            finished_us=now,
+            run_number=state.runs,
+        )
         run.outcome = outcome  # type: ignore[assignment]
         if self._collect is not None:
             self._collect.append(run)
@@ -1045,11 +1043,12 @@ class Scheduler:
         self._cond.notify_all()
 
     def _repeats_reached(self, state: _JobState) -> bool:
-        return state.repeats is not None and state.runs >= state.repeats
+        repeats = state.job.trigger.repeats
+        return repeats is not None and state.runs >= repeats
 
     def _save_state(self, state: _JobState) -> None:
         self.store.update_state(
-            state.name,
+            state.job.name,
             next_fire_us=state.next_us,
             runs=state.runs,
             last_due_us=state.last_due_us,
@@ -1072,19 +1071,26 @@ class Scheduler:
     def _bind(self, trigger: Trigger, now: int) -> Trigger:
         return trigger.with_default_tz(self.tz).bind(now)
 
-    def _configure(
+    def _define(
         self,
-        state: _JobState,
-        *,
+        name: str,
         service: str,
+        trigger: Trigger,
         extra: Any,
+        *,
         misfire: str,
         grace: timedelta | None,
         overlap: str,
         jitter: timedelta | None,
         timeout: timedelta | None,
         retry: Retry | None,
-    ) -> None:
+        active: bool,
+    ) -> Job:
+        """A job definition from checked arguments.
+
+        Raises:
+            ServiceNotFound, ValueError, TypeError: an argument is bad (named).
+        """
         if not isinstance(service, str) or service not in self.app:
             raise ServiceNotFound(service)
         if misfire not in MISFIRE_POLICIES:
@@ -1097,14 +1103,19 @@ class Scheduler:
             )
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"retry must be a tickwork Retry or None, got {retry!r}")
-        state.service = service
-        state.extra = extra
-        state.misfire = misfire
-        state.overlap = overlap
-        state.grace_us = _duration_us(grace, "grace", allow_zero=True)
-        state.jitter_us = _duration_us(jitter, "jitter") or 0
-        state.timeout_us = _duration_us(timeout, "timeout") or 0
-        state.retry = retry
+        return Job(
+            name,
+            service,
+            trigger,
+            extra,
+            active=active,
+            misfire=misfire,
+            grace_us=_duration_us(grace, "grace", allow_zero=True),
+            overlap=overlap,
+            jitter_us=_duration_us(jitter, "jitter"),
+            timeout_us=_duration_us(timeout, "timeout"),
+            retry=retry,
+        )
 
     def _fake_clock(self, what: str) -> FakeClock:
         if not isinstance(self.clock, FakeClock):
@@ -1122,20 +1133,21 @@ class Scheduler:
                 log.exception("event listener %r failed on %s", callback, kind)
 
     def _snapshot(self, state: _JobState) -> Job:
+        job = state.job
         return Job(
-            state.name,
-            state.service,
-            state.trigger,
-            state.extra,
+            state.job.name,
+            job.service,
+            job.trigger,
+            job.extra,
             active=state.active,
             next_fire_us=state.next_us,
             runs=state.runs,
-            misfire=state.misfire,
-            grace_us=state.grace_us,
-            overlap=state.overlap,
-            jitter_us=state.jitter_us or None,
-            timeout_us=state.timeout_us or None,
-            retry=state.retry,
+            misfire=job.misfire,
+            grace_us=job.grace_us,
+            overlap=job.overlap,
+            jitter_us=job.jitter_us,
+            timeout_us=job.timeout_us,
+            retry=job.retry,
             last_due_us=state.last_due_us,
         )
 
@@ -1144,37 +1156,40 @@ class Scheduler:
         for record in self.store.load_jobs():
             name = record.get("name") if isinstance(record, dict) else None
             try:
-                job = Job.from_dict(record)
-                state = _JobState(job.name, job.service, job.trigger)
-                self._configure(
-                    state,
-                    service=job.service,
-                    extra=job.extra,
-                    misfire=job.misfire,
-                    grace=job.grace,
-                    overlap=job.overlap,
-                    jitter=job.jitter,
-                    timeout=job.timeout,
-                    retry=job.retry,
+                stored = Job.from_dict(record)
+                definition = self._define(
+                    stored.name,
+                    stored.service,
+                    stored.trigger,
+                    stored.extra,
+                    misfire=stored.misfire,
+                    grace=stored.grace,
+                    overlap=stored.overlap,
+                    jitter=stored.jitter,
+                    timeout=stored.timeout,
+                    retry=stored.retry,
+                    active=stored.active,
                 )
             except Exception as exc:
                 log.error("job record %r in the store cannot be loaded: %s", name, exc)
                 continue
-            state.runs = job.runs
-            state.active = job.active
-            state.last_due_us = record.get("last_due_us")
-            nxt = record.get("next_fire_us")
+            definition.runs = stored.runs
+            definition.last_due_us = stored.last_due_us
+            state = _JobState(definition)
             if state.active:
-                if nxt is None:
+                if stored.next_fire_us is None:
                     continue  # done before the restart; the record is a leftover
-                self._schedule(state, int(nxt))
-            self._jobs[state.name] = state
+                self._schedule(state, stored.next_fire_us)
+            self._jobs[state.job.name] = state
 
     def __repr__(self) -> str:
         return (
             f"Scheduler(jobs={len(self._jobs)}, clock={self.clock!r}, executor={self.executor!r}, "
             f"running={self.running})"
         )
+
+
+_DURATIONS: dict[timedelta, int] = {}
 
 
 def _duration_us(value: timedelta | None, what: str, *, allow_zero: bool = False) -> int | None:
@@ -1185,6 +1200,10 @@ def _duration_us(value: timedelta | None, what: str, *, allow_zero: bool = False
     us = td_to_us(value)
     if us < 0 or (us == 0 and not allow_zero):
         raise ValueError(f"{what} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
+    # Jobs mostly share a few durations (the default grace above all): one int
+    # object each, not one per job.
+    if len(_DURATIONS) < 1024:
+        us = _DURATIONS.setdefault(value, us)
     return us
 
 

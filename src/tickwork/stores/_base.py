@@ -17,10 +17,11 @@ class Store(ABC):
     (name, service, trigger data, extra, policies) and the state
     (``next_fire_us``, ``runs``, ``last_due_us``, ``active``; instants as
     integer microseconds since the epoch). The scheduler hands over a job's
-    immutable :class:`Job` snapshot when it is added or changed (a durable
-    store writes ``job.to_dict()``), and only its state after each fire, so
-    that path can be cheap. Runs arrive when recorded (finished, skipped or
-    missed).
+    :class:`Job` record, state included, when it is added or changed (a
+    durable store writes ``job.to_dict()``; the store may keep the object,
+    the scheduler no longer changes it), and only the state after each fire,
+    so that path can be cheap. Runs arrive when recorded (finished, skipped
+    or missed).
 
     A scheduler built on a store loads its records at start: a scheduler
     restarted on the same store continues where the last one left off.

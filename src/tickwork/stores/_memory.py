@@ -18,9 +18,11 @@ class MemoryStore(Store):
     """Keeps everything in memory: fast, and gone when the process ends.
 
     A new scheduler built on the same MemoryStore object continues its jobs.
-    Job state and history are kept as tuples of plain values: they cost less
-    memory than objects, and the garbage collector stops scanning them, which
-    keeps a million-job scheduler from slowing down as its history grows.
+    It keeps the :class:`Job` records it is given and writes state changes
+    into them, so a fire allocates nothing here; history rows are tuples of
+    plain values, which cost less memory than objects and which the garbage
+    collector stops scanning, so a million-job scheduler does not slow down
+    as its history grows.
 
     Args:
         history_limit: runs kept per job; older ones are dropped (>= 1).
@@ -33,28 +35,16 @@ class MemoryStore(Store):
             raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
         self.history_limit = history_limit
         self._jobs: dict[str, Job] = {}
-        self._states: dict[str, tuple[int | None, int, int | None, bool]] = {}
         self._runs: dict[str, deque[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
 
     def load_jobs(self) -> list[dict[str, Any]]:
         with self._lock:
-            records = []
-            for name, job in self._jobs.items():
-                record = job.to_dict()
-                state = self._states.get(name)
-                if state is not None:
-                    next_us, runs, last_due_us, active = state
-                    record.update(
-                        next_fire_us=next_us, runs=runs, last_due_us=last_due_us, active=active
-                    )
-                records.append(copy.deepcopy(record))
-            return records
+            return [copy.deepcopy(job.to_dict()) for job in self._jobs.values()]
 
     def put_job(self, job: Job) -> None:
         with self._lock:
             self._jobs[job.name] = job
-            self._states.pop(job.name, None)
 
     def update_state(
         self,
@@ -65,13 +55,16 @@ class MemoryStore(Store):
         last_due_us: int | None,
         active: bool,
     ) -> None:
-        if name in self._jobs:
-            self._states[name] = (next_fire_us, runs, last_due_us, active)
+        job = self._jobs.get(name)
+        if job is not None:
+            job.next_fire_us = next_fire_us
+            job.runs = runs
+            job.last_due_us = last_due_us
+            job.active = active
 
     def remove_job(self, name: str) -> None:
         with self._lock:
             self._jobs.pop(name, None)
-            self._states.pop(name, None)
 
     def add_run(self, run: Run) -> None:
         rows = self._runs.get(run.job)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime, tzinfo
-from typing import Any, ClassVar
-
-from typing_extensions import Self
+from typing import Any, ClassVar, Self
 
 from .._exceptions import InvalidTrigger
 from .._time import get_zone, parse_instant, us_to_dt, zone_name
