@@ -112,13 +112,13 @@ class Run:
         job: str,
         service: str,
         scheduled_us: int,
+        run_number: int = 0,
         *,
         started_us: int | None = None,
         finished_us: int | None = None,
         outcome: Outcome | None = None,
         error: str | None = None,
         manual: bool = False,
-        run_number: int = 0,
         attempt: int = 1,
     ) -> None:
         self.cid = cid

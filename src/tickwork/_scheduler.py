@@ -815,7 +815,8 @@ class Scheduler:
         general path (``_launch`` -> ``_RunTask.run`` -> ``_finish``) would,
         with a fraction of the calls: this is what a fire costs in tests and
         simulations."""
-        run = Run(new_cid(), state.job.name, state.job.service, due, run_number=state.runs)
+        job = state.job
+        run = Run(new_cid(), job.name, job.service, due, state.runs)
         if self._collect is not None:
             self._collect.append(run)
         if self._listeners:
@@ -823,10 +824,10 @@ class Scheduler:
         state.busy += 1
         clock = self.clock
         run.started_us = clock.now_us()
-        job = JobInfo(run.job, due, run.run_number)
+        info = JobInfo(run.job, due, run.run_number)
         try:
             run_service_sync(
-                cls(self.app, Request(state.job.extra, cid=run.cid, channel="scheduler", job=job))
+                cls(self.app, Request(job.extra, cid=run.cid, channel="scheduler", job=info))
             )
         except Exception as exc:
             run.finished_us = clock.now_us()

@@ -41,7 +41,7 @@ def new_cid() -> str:
     Cheaper than uuid4 (it runs on every fire) and just as unique in practice:
     48 random bits tell processes apart, the counter tells runs apart.
     """
-    return f"{_CID_PREFIX}{next(_cid_counter):010x}"
+    return "%s%010x" % (_CID_PREFIX, next(_cid_counter))  # noqa: UP031 - the fastest form
 
 
 class JobInfo:
