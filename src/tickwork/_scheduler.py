@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from heapq import heapify, heappop, heappush
 from itertools import count
+from queue import SimpleQueue
 from types import FrameType
 from typing import Any
 
@@ -195,6 +196,8 @@ class Scheduler:
         self._listeners: list[Callable[[Event], None]] = []
         self._collect: list[Run] | None = None
         self._firing: _JobState | None = None  # the job whose fires are being started
+        # Jobs whose run a worker finished, for the loop to release (lock-free hand-back).
+        self._done: SimpleQueue[_JobState] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._load()
@@ -623,6 +626,9 @@ class Scheduler:
                     log.exception("scheduler loop error")
                 if self._stopping:
                     break
+                # Fires queued while this pass ran wait for runs that may have
+                # finished meanwhile: release those before sleeping.
+                self._drain_done(self.clock.now_us())
                 self.clock.wait(self._cond, self._next_deadline())
 
     def _wake(self) -> None:
@@ -637,7 +643,14 @@ class Scheduler:
                 return timer
         return due
 
+    def _drain_done(self, now: int) -> None:
+        """Release the jobs whose runs workers finished (see ``_finish``)."""
+        done = self._done
+        while not done.empty():
+            self._release(done.get(), now)
+
     def _run_due(self, now: int) -> None:
+        self._drain_done(now)
         due_heap = self._due
         buckets = self._buckets
         timers = self._timers
@@ -852,26 +865,33 @@ class Scheduler:
             self._finish(task, "error", exc)
 
     def _begin(self, task: _RunTask) -> bool:
-        """Called by the task as it starts: stamp it, judge lateness, arm its timeout."""
+        """Called by the task as it starts: stamp it, judge lateness, arm its timeout.
+
+        The common case takes no lock, so workers starting runs never wait for
+        a loop that is handing out a burst of fires.
+        """
         run = task.record
-        state = task.state
-        inline = self.executor.inline
-        if inline and not state.job.timeout_us:
-            run.started_us = self.clock.now_us()
+        job = task.state.job
+        now = self.clock.now_us()
+        if self.executor.inline:
+            run.started_us = now  # an inline run can't be stopped: judged when it ends
+            return True
+        grace = job.grace_us
+        late = (
+            job.misfire == "skip"
+            and grace is not None
+            and not run.manual
+            and run.attempt == 1
+            and now - task.not_before > grace
+        )
+        if not late and not job.timeout_us:
+            run.started_us = now
             return True
         with self._lock:
             # Stamped under the lock, so a run seen as started has its timeout armed.
             now = self.clock.now_us()
             run.started_us = now
-            grace = state.job.grace_us
-            if (
-                not inline
-                and state.job.misfire == "skip"
-                and grace is not None
-                and not run.manual
-                and run.attempt == 1
-                and now - task.not_before > grace
-            ):
+            if late:
                 # The executor was saturated: the fire could not start within grace.
                 task.finished = True
                 run.started_us = None
@@ -879,13 +899,32 @@ class Scheduler:
                 run.finished_us = now
                 run.error = "could not start within grace (executor busy)"
                 self._record_run(run, "run_missed")
-                self._release(state, now)
+                self._release(task.state, now)
                 return False
-            if state.job.timeout_us and not inline:
-                self._push_timer(now + state.job.timeout_us, self._on_timeout, task)
+            self._push_timer(now + job.timeout_us, self._on_timeout, task)  # type: ignore[operator]
         return True
 
     def _finish(self, task: _RunTask, outcome: str, error: BaseException | None) -> None:
+        state = task.state
+        job = state.job
+        if not (job.timeout_us or job.retry or state.backlog or self.executor.inline):
+            # No timer can race this run, no retry follows and no fire waits
+            # for its end: record it here, without the scheduler lock, and hand
+            # the job back to the loop through a queue (see _drain_done).
+            run = task.record
+            task.finished = True
+            run.finished_us = self.clock.now_us()
+            if error is not None:
+                self._note_error(run, error)
+            run.outcome = outcome  # type: ignore[assignment]
+            self._record_run(run, "run_finished")
+            self._done.put(state)
+            # The loop queues a fire behind a busy job, then drains before it
+            # sleeps. Either that drain saw this put, or the fire was queued
+            # before it: then it is visible here, and the loop must wake.
+            if state.backlog:
+                self._wake()
+            return
         with self._lock:
             run = task.record
             if task.finished:
