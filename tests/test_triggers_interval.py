@@ -158,3 +158,15 @@ def test_property_respects_end(step: int, start: int, length: int, after: int) -
     fires = [dt_to_us(f) for f in trig.upcoming(_dt(after), 50)]
     assert all(start <= f <= start + length for f in fires)
     assert all(f > after for f in fires)
+
+
+def test_clone_copies_every_slot() -> None:
+    from tickwork.triggers._base import _slots_of
+
+    trig = tw.Interval(
+        minutes=5, start="2026-01-01 00:00", end="2026-02-01", repeats=3, tz="Europe/Paris"
+    )
+    clone = trig._clone()
+    names, read = _slots_of(tw.Interval)
+    assert read(clone) == read(trig)
+    assert set(names) == {*tw.Interval.__slots__, *tw.Trigger.__slots__}

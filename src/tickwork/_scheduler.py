@@ -281,7 +281,8 @@ class Scheduler:
             definition.next_fire_us = state.next_us
             self.store.put_job(definition)
             self._emit("job_added", name)
-            self._cond.notify_all()
+            if self._thread is not None:
+                self._cond.notify_all()  # the loop may sleep past this job's first fire
             return self._snapshot(state)
 
     def get_job(self, name: str) -> Job:
@@ -1109,7 +1110,7 @@ class Scheduler:
         return trigger
 
     def _bind(self, trigger: Trigger, now: int) -> Trigger:
-        return trigger.with_default_tz(self.tz).bind(now)
+        return trigger.for_job(now, self.tz)
 
     def _define(
         self,
@@ -1235,6 +1236,9 @@ _DURATIONS: dict[timedelta, int] = {}
 def _duration_us(value: timedelta | None, what: str, *, allow_zero: bool = False) -> int | None:
     if value is None:
         return None
+    known = _DURATIONS.get(value) if isinstance(value, timedelta) else None
+    if known is not None:
+        return known  # validated before (only durations > 0 are kept)
     if not isinstance(value, timedelta):
         raise TypeError(f"{what} must be a timedelta or None, got {value!r}")
     us = td_to_us(value)
@@ -1242,7 +1246,7 @@ def _duration_us(value: timedelta | None, what: str, *, allow_zero: bool = False
         raise ValueError(f"{what} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
     # Jobs mostly share a few durations (the default grace above all): one int
     # object each, not one per job.
-    if len(_DURATIONS) < 1024:
+    if us > 0 and len(_DURATIONS) < 1024:
         us = _DURATIONS.setdefault(value, us)
     return us
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import heapq
 import threading
-from collections import deque
 from typing import Any
 
 from .._model import Job, Run
@@ -35,7 +34,7 @@ class MemoryStore(Store):
             raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
         self.history_limit = history_limit
         self._jobs: dict[str, Job] = {}
-        self._runs: dict[str, deque[tuple[Any, ...]]] = {}
+        self._runs: dict[str, list[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
 
     def load_jobs(self) -> list[dict[str, Any]]:
@@ -69,17 +68,23 @@ class MemoryStore(Store):
     def add_run(self, run: Run) -> None:
         rows = self._runs.get(run.job)
         if rows is None:
-            rows = self._runs[run.job] = deque(maxlen=self.history_limit)
+            # A list, not a deque(maxlen=...): a deque costs over 600 bytes a
+            # job before its first row. Trimmed in batches, O(1) amortized.
+            self._runs[run.job] = [run.as_row()]
+            return
         rows.append(run.as_row())
+        if len(rows) >= 2 * self.history_limit:
+            del rows[: len(rows) - self.history_limit]
 
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         if limit <= 0:
             return []
         with self._lock:
+            keep = min(limit, self.history_limit)
             if job is not None:
-                rows = list(self._runs.get(job, ()))[-limit:]
+                rows = self._runs.get(job, [])[-keep:]
                 return [Run.from_row(row) for row in reversed(rows)]
-            streams = [reversed(list(rows)) for rows in self._runs.values()]
+            streams = [reversed(rows[-self.history_limit :]) for rows in self._runs.values()]
         merged = heapq.merge(*streams, key=_recency, reverse=True)
         return [Run.from_row(row) for _, row in zip(range(limit), merged, strict=False)]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime, tzinfo
+from operator import attrgetter
 from typing import Any, ClassVar, Self
 
 from .._exceptions import InvalidTrigger
@@ -46,8 +48,9 @@ class Trigger(ABC):
 
     def _clone(self) -> Self:
         clone = object.__new__(type(self))
-        for name in _slots_of(type(self)):
-            setattr(clone, name, getattr(self, name))
+        names, read = _slots_of(type(self))
+        for name, value in zip(names, read(self), strict=True):
+            setattr(clone, name, value)
         return clone
 
     @property
@@ -68,6 +71,16 @@ class Trigger(ABC):
     def bind(self, added_us: int) -> Trigger:
         """The trigger to keep for a job added at ``added_us`` (fills in what the
         moment of adding decides, such as an Interval's start)."""
+        return self._fill(added_us, fresh=False)
+
+    def for_job(self, added_us: int, default_tz: str) -> Trigger:
+        """What a job added at ``added_us`` keeps: :meth:`with_default_tz`, then
+        :meth:`bind`, with at most one copy made (``add_job`` runs this)."""
+        trigger = self.with_default_tz(default_tz)
+        return trigger._fill(added_us, fresh=trigger is not self)
+
+    def _fill(self, added_us: int, fresh: bool) -> Trigger:
+        """:meth:`bind`'s work; ``fresh`` says ``self`` is a private copy to change."""
         return self
 
     @abstractmethod
@@ -136,19 +149,20 @@ class Trigger(ABC):
         return f"{type(self).__name__}({args})"
 
 
-_SLOTS: dict[type, tuple[str, ...]] = {}
+_SLOTS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _slots_of(cls: type) -> tuple[str, ...]:
-    """Every slot of a trigger class and its bases (triggers keep no __dict__)."""
-    names = _SLOTS.get(cls)
-    if names is None:
-        found: list[str] = []
+def _slots_of(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """Every slot of a trigger class and its bases (triggers keep no __dict__),
+    with a getter that reads them all at once."""
+    found = _SLOTS.get(cls)
+    if found is None:
+        names: list[str] = []
         for klass in cls.__mro__:
             slots = klass.__dict__.get("__slots__", ())
-            found.extend([slots] if isinstance(slots, str) else slots)
-        names = _SLOTS[cls] = tuple(found)
-    return names
+            names.extend([slots] if isinstance(slots, str) else slots)
+        found = _SLOTS[cls] = (tuple(names), attrgetter(*names))
+    return found
 
 
 def check_count(value: object, what: str) -> int | None:

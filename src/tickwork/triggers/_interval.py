@@ -60,22 +60,20 @@ class Interval(Trigger):
         tz: str | tzinfo | None = None,
     ) -> None:
         super().__init__(tz)
-        units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
-        units["seconds"] = seconds
-        for unit, value in units.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
-        try:
-            step = td_to_us(timedelta(**units))
-        except OverflowError:
-            raise InvalidTrigger("the interval is too large") from None
+        if int is type(weeks) is type(days) is type(hours) is type(minutes) is type(seconds):
+            # Whole numbers (the common case) add up exactly, without a timedelta.
+            step = ((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds) * 1_000_000
+        else:
+            step = _step_us(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
         if step == 0:
             raise InvalidTrigger(
                 "an interval needs a non-zero length: all of weeks, days, hours, "
                 "minutes and seconds are zero"
             )
         if step < 0:
-            raise InvalidTrigger(f"an interval must be positive, got {timedelta(**units)}")
+            raise InvalidTrigger(
+                f"an interval must be positive, got {timedelta(microseconds=step)}"
+            )
         self.step_us = step
         self._start_raw = start
         self._end_raw = end
@@ -115,12 +113,26 @@ class Interval(Trigger):
         # The first grid point at or after the moment of adding.
         return self.next_fire(added_us - 1)
 
-    def bind(self, added_us: int) -> Interval:
+    def _clone(self) -> Interval:
+        # Spelled out: add_job copies an Interval for nearly every job it adds.
+        clone = object.__new__(Interval)
+        clone.tz = self.tz
+        clone._tz_given = self._tz_given
+        clone._wall_inputs = self._wall_inputs
+        clone.step_us = self.step_us
+        clone.start_us = self.start_us
+        clone.end_us = self.end_us
+        clone.repeats = self.repeats
+        clone._start_raw = self._start_raw
+        clone._end_raw = self._end_raw
+        return clone
+
+    def _fill(self, added_us: int, fresh: bool) -> Interval:
         if self.start_us is not None:
             return self
         # Anchor the grid at the moment of adding: start + k*step, k >= 1, is
         # the grid (start + step) + k*step, k >= 0.
-        bound = self._clone()
+        bound = self if fresh else self._clone()
         bound.start_us = added_us + self.step_us
         bound._start_raw = None  # read from start_us
         return bound
@@ -161,6 +173,16 @@ class Interval(Trigger):
         if self.end_us is not None:
             text += f", until {self.end.isoformat()}"  # type: ignore[union-attr]
         return text
+
+
+def _step_us(**units: Any) -> int:
+    for unit, value in units.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
+    try:
+        return td_to_us(timedelta(**units))
+    except OverflowError:
+        raise InvalidTrigger("the interval is too large") from None
 
 
 def _raw(value: datetime | str | None, resolved: datetime | None) -> str | None:
