@@ -77,3 +77,22 @@ def test_an_unreadable_record_is_logged_and_the_others_load(
 def test_bad_history_limit() -> None:
     with pytest.raises(ValueError, match="history_limit"):
         tw.MemoryStore(history_limit=0)
+
+
+def test_add_run_from_many_threads_loses_no_row() -> None:
+    import threading
+
+    store = tw.MemoryStore(history_limit=10_000)
+    barrier = threading.Barrier(8)
+
+    def record(worker: int) -> None:
+        barrier.wait()
+        for n in range(500):
+            store.add_run(tw.Run(f"{worker}-{n}", "j", "noop", n, finished_us=n))
+
+    threads = [threading.Thread(target=record, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.history("j", limit=100_000)) == 4000

@@ -125,19 +125,20 @@ class FakeClock(Clock):
         step = _step(delta, timedelta_kwargs)
         if step < timedelta(0):
             raise ValueError(f"FakeClock.advance() needs a step >= 0, got {step!r}; use set()")
-        return self._move_to(self._us + td_to_us(step))
+        self._move_to(self._us + td_to_us(step))
+        return us_to_dt(self._us)
 
     def set(self, when: datetime | str) -> datetime:
         """Move the clock to ``when``, forwards or backwards (a jumping wall clock)."""
-        return self._move_to(_to_instant(when, "when"))
+        self._move_to(_to_instant(when, "when"))
+        return us_to_dt(self._us)
 
-    def _move_to(self, instant: int) -> datetime:
+    def _move_to(self, instant: int) -> None:
         with self._lock:
             self._us = instant
             watchers = list(self._watchers)
         for callback in watchers:
             callback()
-        return us_to_dt(instant)
 
     def wait(self, cond: threading.Condition, deadline_us: int | None) -> None:
         if deadline_us is not None and deadline_us <= self._us:

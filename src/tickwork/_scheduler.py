@@ -1089,7 +1089,7 @@ class Scheduler:
 
     def _save_state(self, state: _JobState) -> None:
         self.store.update_state(
-            state.job.name,
+            state.job,
             next_fire_us=state.next_us,
             runs=state.runs,
             last_due_us=state.last_due_us,

@@ -38,14 +38,16 @@ class Store(ABC):
     @abstractmethod
     def update_state(
         self,
-        name: str,
+        job: Job,
         *,
         next_fire_us: int | None,
         runs: int,
         last_due_us: int | None,
         active: bool,
     ) -> None:
-        """Change a job's state fields (a missing job is ignored)."""
+        """Change the state fields of ``job``, the record last given to
+        :meth:`put_job` (a job no longer kept is ignored). Called after each
+        fire; handing over the record, not its name, spares a lookup there."""
 
     @abstractmethod
     def remove_job(self, name: str) -> None:
@@ -53,7 +55,8 @@ class Store(ABC):
 
     @abstractmethod
     def add_run(self, run: Run) -> None:
-        """Record a run in history."""
+        """Record a run in history. Called from worker threads too, at once:
+        it must be safe to call concurrently."""
 
     @abstractmethod
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:

@@ -24,15 +24,18 @@ class MemoryStore(Store):
     as its history grows.
 
     Args:
-        history_limit: runs kept per job; older ones are dropped (>= 1).
+        history_limit: runs kept per job; older ones are dropped (>= 1). A
+            history row costs about 200 bytes: mind the product of this and
+            the number of jobs.
     """
 
-    def __init__(self, history_limit: int = 1000) -> None:
+    def __init__(self, history_limit: int = 100) -> None:
         if isinstance(history_limit, bool) or not isinstance(history_limit, int):
             raise ValueError(f"history_limit must be a whole number, got {history_limit!r}")
         if history_limit < 1:
             raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
         self.history_limit = history_limit
+        self._trim_at = history_limit + max(8, history_limit // 4)
         self._jobs: dict[str, Job] = {}
         self._runs: dict[str, list[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
@@ -47,33 +50,33 @@ class MemoryStore(Store):
 
     def update_state(
         self,
-        name: str,
+        job: Job,
         *,
         next_fire_us: int | None,
         runs: int,
         last_due_us: int | None,
         active: bool,
     ) -> None:
-        job = self._jobs.get(name)
-        if job is not None:
-            job.next_fire_us = next_fire_us
-            job.runs = runs
-            job.last_due_us = last_due_us
-            job.active = active
+        # The record is the object this store keeps (see put_job): no lookup.
+        job.next_fire_us = next_fire_us
+        job.runs = runs
+        job.last_due_us = last_due_us
+        job.active = active
 
     def remove_job(self, name: str) -> None:
         with self._lock:
             self._jobs.pop(name, None)
 
     def add_run(self, run: Run) -> None:
+        # Workers call this concurrently: setdefault, append and the slice
+        # delete are each atomic, so no row is lost and no lock is needed.
         rows = self._runs.get(run.job)
         if rows is None:
             # A list, not a deque(maxlen=...): a deque costs over 600 bytes a
-            # job before its first row. Trimmed in batches, O(1) amortized.
-            self._runs[run.job] = [run.as_row()]
-            return
+            # job before its first row.
+            rows = self._runs.setdefault(run.job, [])
         rows.append(run.as_row())
-        if len(rows) >= 2 * self.history_limit:
+        if len(rows) >= self._trim_at:  # trimmed in batches: O(1) amortized
             del rows[: len(rows) - self.history_limit]
 
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
