@@ -156,6 +156,11 @@ class Scheduler:
         tz: the zone of triggers created without one, and of displays.
         shutdown_timeout: how long, in seconds, a graceful shutdown waits for
             running jobs.
+        batch_window: when the next fire is due this soon after a pass over
+            due fires, the loop sleeps to the end of the window and starts
+            everything due by then in one pass: under a dense load one wake-up
+            serves many fires, each at most this late (never early). Only on
+            a real clock; ``timedelta(0)`` turns it off.
 
     Example::
 
@@ -174,6 +179,7 @@ class Scheduler:
         tz: str = "UTC",
         *,
         shutdown_timeout: float = 30.0,
+        batch_window: timedelta = timedelta(milliseconds=1),
     ) -> None:
         if not isinstance(app, App):
             raise TypeError(f"Scheduler needs a tickwork App, got {app!r}")
@@ -185,6 +191,8 @@ class Scheduler:
         self.store: Store = store if store is not None else MemoryStore()
         self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
         self.shutdown_timeout = shutdown_timeout
+        window = _duration_us(batch_window, "batch_window", allow_zero=True) or 0
+        self._batch_us = 0 if isinstance(self.clock, FakeClock) else window
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._jobs: dict[str, _JobState] = {}
@@ -630,7 +638,17 @@ class Scheduler:
                 # Fires queued while this pass ran wait for runs that may have
                 # finished meanwhile: release those before sleeping.
                 self._drain_done(self.clock.now_us())
-                self.clock.wait(self._cond, self._next_deadline())
+                self.clock.wait(self._cond, self._wake_at())
+
+    def _wake_at(self) -> int | None:
+        """When the loop should wake: the next deadline, or the end of the
+        batch window when that deadline is already close (see batch_window)."""
+        deadline = self._next_deadline()
+        if deadline is not None and self._batch_us:
+            now = self.clock.now_us()
+            if now < deadline < now + self._batch_us:
+                return now + self._batch_us
+        return deadline
 
     def _wake(self) -> None:
         with self._cond:
