@@ -185,3 +185,21 @@ def test_a_failing_listener_does_not_stop_the_scheduler(sched: tw.Scheduler) -> 
     sched.subscribe(bad)
     sched.add_job("j", "noop", tw.Interval(minutes=1))
     assert [r.outcome for r in sched.advance(minutes=2)] == ["ok", "ok"]
+
+
+def test_many_removed_jobs_are_compacted_away_and_the_rest_fire_once(
+    sched: tw.Scheduler,
+) -> None:
+    for n in range(3000):
+        # Jobs share some instants (a bucket list) and have some to themselves.
+        sched.add_job(f"j{n}", "noop", tw.Interval(seconds=60 + n % 7 + (n % 3) * 0.001))
+    for n in range(2500):
+        sched.remove_job(f"j{n}")
+    runs = sched.advance(minutes=3)
+    per_job: dict[str, int] = {}
+    for run in runs:
+        per_job[run.job] = per_job.get(run.job, 0) + 1
+    assert set(per_job) == {f"j{n}" for n in range(2500, 3000)}
+    assert set(per_job.values()) <= {2, 3}
+    assert len(sched._buckets) <= 500  # stale entries were dropped
+    assert all(len({r.scheduled_for for r in runs if r.job == j}) == c for j, c in per_job.items())

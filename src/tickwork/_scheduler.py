@@ -197,7 +197,9 @@ class Scheduler:
         self._cond = threading.Condition(self._lock)
         self._jobs: dict[str, _JobState] = {}
         self._due: list[int] = []  # heap of the instants that have a bucket
-        self._buckets: dict[int, list[_JobState]] = {}
+        # A lone job is its instant's bucket; a list only when jobs share it (a
+        # list per instant would be garbage the collector scans under load).
+        self._buckets: dict[int, _JobState | list[_JobState]] = {}
         self._stale = 0
         self._timers: list[tuple[int, int, Callable[[Any], None], Any]] = []
         self._seq = count()
@@ -670,25 +672,19 @@ class Scheduler:
 
     def _run_due(self, now: int) -> None:
         self._drain_done(now)
-        due_heap = self._due
-        buckets = self._buckets
         timers = self._timers
         while True:
             progressed = False
+            due_heap = self._due
             while due_heap and due_heap[0] <= now:
                 due = heappop(due_heap)
                 progressed = True
-                for state in buckets.pop(due):
-                    if state.queued_at != due:
-                        self._stale -= 1
-                        continue
-                    state.queued_at = None
-                    try:
-                        self._fire(state, due, now)
-                    except Exception:
-                        log.exception("job %r could not be fired; it is paused", state.job.name)
-                        state.active = False
-                        state.next_us = None
+                bucket = self._buckets.pop(due)
+                if isinstance(bucket, list):
+                    for state in bucket:
+                        self._fire_entry(state, due, now)
+                else:
+                    self._fire_entry(bucket, due, now)
             while timers and timers[0][0] <= now:
                 _, _, action, arg = heappop(timers)
                 progressed = True
@@ -701,13 +697,26 @@ class Scheduler:
             if self._stale > 1024 and self._stale > len(self._jobs):
                 self._compact()
 
+    def _fire_entry(self, state: _JobState, due: int, now: int) -> None:
+        if state.queued_at != due:
+            self._stale -= 1  # paused, removed or rescheduled since it was queued
+            return
+        state.queued_at = None
+        try:
+            self._fire(state, due, now)
+        except Exception:
+            log.exception("job %r could not be fired; it is paused", state.job.name)
+            state.active = False
+            state.next_us = None
+
     def _compact(self) -> None:
         """Drop stale bucket entries (left by removed or rescheduled jobs)."""
-        buckets: dict[int, list[_JobState]] = {}
+        buckets: dict[int, _JobState | list[_JobState]] = {}
         for bucket_due, bucket in self._buckets.items():
-            live = [state for state in bucket if state.queued_at == bucket_due]
+            members = bucket if isinstance(bucket, list) else [bucket]
+            live = [state for state in members if state.queued_at == bucket_due]
             if live:
-                buckets[bucket_due] = live
+                buckets[bucket_due] = live if len(live) > 1 else live[0]
         self._buckets = buckets
         self._due = list(buckets)
         heapify(self._due)
@@ -1082,10 +1091,12 @@ class Scheduler:
             return
         bucket = self._buckets.get(when)
         if bucket is None:
-            self._buckets[when] = [state]
+            self._buckets[when] = state
             heappush(self._due, when)
-        else:
+        elif isinstance(bucket, list):
             bucket.append(state)
+        else:
+            self._buckets[when] = [bucket, state]
 
     def _unschedule(self, state: _JobState) -> None:
         if state.queued_at is not None:
