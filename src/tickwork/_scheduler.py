@@ -671,7 +671,8 @@ class Scheduler:
             self._release(done.get(), now)
 
     def _run_due(self, now: int) -> None:
-        self._drain_done(now)
+        if not self._done.empty():
+            self._drain_done(now)
         timers = self._timers
         while True:
             progressed = False

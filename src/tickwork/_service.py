@@ -7,6 +7,7 @@ import inspect
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from itertools import count
@@ -217,28 +218,31 @@ class Service:
     @classmethod
     def is_async(cls) -> bool:
         """True when any of the service's steps must be awaited."""
-        cached = cls.__dict__.get("_tw_is_async")
+        cached = _IS_ASYNC.get(cls)
         if cached is None:
-            cached = any(
+            cached = _IS_ASYNC[cls] = any(
                 inspect.iscoroutinefunction(getattr(cls, hook))
                 for hook in (*_SCHEDULER_HOOKS, "handle")
             )
-            cls._tw_is_async = cached  # type: ignore[attr-defined]
-        return bool(cached)
+        return cached
 
     @classmethod
     def _overridden(cls) -> tuple[str, ...]:
         """The hooks this class overrides, so the runner skips the empty ones."""
-        cached = cls.__dict__.get("_tw_hooks")
+        cached = _HOOKS.get(cls)
         if cached is None:
-            cached = tuple(
+            cached = _HOOKS[cls] = tuple(
                 h for h in _SCHEDULER_HOOKS if getattr(cls, h) is not getattr(Service, h)
             )
-            cls._tw_hooks = cached  # type: ignore[attr-defined]
         return cached
 
 
 _SCHEDULER_HOOKS = ("before_job", "before_handle", "after_handle", "after_job", "finalize_handle")
+# Per service class, looked up on every run: keyed by the class itself (a
+# class's own __dict__ is a new mappingproxy on each access). Weak keys, so
+# classes made on the fly (tests, function services) can still go away.
+_HOOKS: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_IS_ASYNC: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def run_service_sync(instance: Service) -> Any:
