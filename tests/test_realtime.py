@@ -156,3 +156,39 @@ def test_run_forever_stops_gracefully_on_sigterm(tmp_path: object) -> None:
     lines = out.split()
     assert lines[0] == "finished"  # the running job was allowed to finish
     assert lines[-1] == "stopped"
+
+
+def test_jobs_added_and_removed_from_many_threads_fire_exactly_once() -> None:
+    hits: list[str] = []
+    app = make_app(hits)
+    fired: dict[str, int] = {}
+    lock = threading.Lock()
+
+    @app.service("count")
+    def count(request: tw.Request) -> None:
+        assert request.job is not None
+        with lock:
+            fired[request.job.name] = fired.get(request.job.name, 0) + 1
+
+    sched = tw.Scheduler(app, executor=tw.ThreadExecutor(max_workers=4))
+    barrier = threading.Barrier(4)
+
+    def churn(worker: int) -> None:
+        barrier.wait()
+        for n in range(150):
+            at = sched.clock.now() + timedelta(milliseconds=20 + n % 30)
+            sched.add_job(f"w{worker}-{n}", "count", tw.OneTime(at=at))
+            if n % 3 == 0:
+                sched.remove_job(f"w{worker}-{n}")
+
+    with sched:
+        threads = [threading.Thread(target=churn, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        expected = {f"w{w}-{n}" for w in range(4) for n in range(150) if n % 3}
+        wait_for(lambda: set(fired) >= expected)
+        time.sleep(0.1)  # nothing more may arrive
+    assert set(fired) == expected
+    assert set(fired.values()) == {1}
