@@ -326,3 +326,18 @@ def test_history_newest_first_and_limit(sched: tw.Scheduler) -> None:
     everything = sched.history(limit=1000)
     assert len(everything) == 15
     assert everything[0].finished_at == utc(2026, 3, 1, 0, 10)
+
+
+def test_three_schedulers_in_turn_on_one_store_keep_the_count(
+    app: tw.App, clock: tw.FakeClock
+) -> None:
+    store = tw.MemoryStore()
+    first = tw.Scheduler(app, clock=clock, store=store)
+    first.add_job("j", "noop", tw.Interval(minutes=5, repeats=6))
+    assert len(first.advance(minutes=10)) == 2
+    second = tw.Scheduler(app, clock=clock, store=store)
+    assert len(second.advance(minutes=10)) == 2
+    third = tw.Scheduler(app, clock=clock, store=store)
+    assert third.get_job("j").runs == 4
+    assert times(third.advance(minutes=10)) == [("00:25", "ok"), ("00:30", "ok")]
+    assert third.jobs() == []

@@ -42,7 +42,8 @@ def test_records_are_plain_json(app: tw.App, clock: tw.FakeClock) -> None:
         retry=tw.Retry(attempts=2),
     )
     sched.advance(minutes=5)
-    (record,) = store.load_jobs()
+    (stored,) = store.load_jobs()
+    record = stored.to_dict()
     text = json.dumps(record)  # no pickles, no objects
     assert json.loads(text) == record
     assert record["trigger"] == {"type": "cron", "expr": "*/5 * * * *", "tz": "Europe/Paris"}
@@ -54,24 +55,26 @@ def test_records_are_plain_json(app: tw.App, clock: tw.FakeClock) -> None:
     assert tw.Run.from_dict(json.loads(json.dumps(run.to_dict()))) == run
 
 
-def test_an_unreadable_record_is_logged_and_the_others_load(
+def test_a_job_that_cannot_be_taken_up_is_logged_and_the_others_load(
     app: tw.App, clock: tw.FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class DamagedStore(tw.MemoryStore):
-        def load_jobs(self) -> list[dict]:
-            records = super().load_jobs()
-            if not records:
-                return records
-            return [*records, dict(records[0], name="bad", trigger={"type": "sundial"})]
-
-    store = DamagedStore()
+    store = tw.MemoryStore()
     sched = tw.Scheduler(app, clock=clock, store=store)
     sched.add_job("good", "noop", tw.Interval(minutes=1))
+    sched.add_job("orphan", "fail", tw.Interval(minutes=1))
+    app.remove_service("fail")  # the next scheduler's app lacks it
     again = tw.Scheduler(app, clock=clock, store=store)
     assert [j.name for j in again.jobs()] == ["good"]
-    assert "'bad'" in caplog.text
-    assert "sundial" in caplog.text
+    assert "'orphan'" in caplog.text
+    assert "'fail'" in caplog.text
     assert [r.outcome for r in again.advance(minutes=1)] == ["ok"]
+
+
+def test_a_record_with_bad_trigger_data_says_which_part() -> None:
+    record = tw.Job("j", "noop", tw.Interval(minutes=1)).to_dict()
+    record["trigger"] = {"type": "sundial"}
+    with pytest.raises(tw.InvalidTrigger, match="sundial"):
+        tw.Job.from_dict(record)
 
 
 def test_bad_history_limit() -> None:

@@ -1162,18 +1162,7 @@ class Scheduler:
         Raises:
             ServiceNotFound, ValueError, TypeError: an argument is bad (named).
         """
-        if not isinstance(service, str) or service not in self.app:
-            raise ServiceNotFound(service)
-        if misfire not in MISFIRE_POLICIES:
-            raise ValueError(
-                f"unknown misfire policy {misfire!r}; use one of {', '.join(MISFIRE_POLICIES)}"
-            )
-        if overlap not in OVERLAP_POLICIES:
-            raise ValueError(
-                f"unknown overlap policy {overlap!r}; use one of {', '.join(OVERLAP_POLICIES)}"
-            )
-        if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"retry must be a tickwork Retry or None, got {retry!r}")
+        self._check(service, misfire, overlap, retry)
         return Job(
             name,
             service,
@@ -1187,6 +1176,20 @@ class Scheduler:
             timeout_us=_duration_us(timeout, "timeout"),
             retry=retry,
         )
+
+    def _check(self, service: str, misfire: str, overlap: str, retry: Retry | None) -> None:
+        if not isinstance(service, str) or service not in self.app:
+            raise ServiceNotFound(service)
+        if misfire not in MISFIRE_POLICIES:
+            raise ValueError(
+                f"unknown misfire policy {misfire!r}; use one of {', '.join(MISFIRE_POLICIES)}"
+            )
+        if overlap not in OVERLAP_POLICIES:
+            raise ValueError(
+                f"unknown overlap policy {overlap!r}; use one of {', '.join(OVERLAP_POLICIES)}"
+            )
+        if retry is not None and not isinstance(retry, Retry):
+            raise TypeError(f"retry must be a tickwork Retry or None, got {retry!r}")
 
     def _fake_clock(self, what: str) -> FakeClock:
         if not isinstance(self.clock, FakeClock):
@@ -1206,7 +1209,7 @@ class Scheduler:
     def _snapshot(self, state: _JobState) -> Job:
         job = state.job
         return Job(
-            state.job.name,
+            job.name,
             job.service,
             job.trigger,
             job.extra,
@@ -1224,34 +1227,22 @@ class Scheduler:
 
     def _load(self) -> None:
         """Take up the jobs already in the store."""
-        for record in self.store.load_jobs():
-            name = record.get("name") if isinstance(record, dict) else None
+        for job in self.store.load_jobs():
             try:
-                stored = Job.from_dict(record)
-                definition = self._define(
-                    stored.name,
-                    stored.service,
-                    stored.trigger,
-                    stored.extra,
-                    misfire=stored.misfire,
-                    grace=stored.grace,
-                    overlap=stored.overlap,
-                    jitter=stored.jitter,
-                    timeout=stored.timeout,
-                    retry=stored.retry,
-                    active=stored.active,
-                )
+                self._check(job.service, job.misfire, job.overlap, job.retry)
+                for what in ("grace_us", "jitter_us", "timeout_us"):
+                    value = getattr(job, what)
+                    if value is not None and value < 0:
+                        raise ValueError(f"{what[:-3]} is negative: {value} us")
             except Exception as exc:
-                log.error("job record %r in the store cannot be loaded: %s", name, exc)
+                log.error("job %r in the store cannot be taken up: %s", job.name, exc)
                 continue
-            definition.runs = stored.runs
-            definition.last_due_us = stored.last_due_us
-            state = _JobState(definition)
+            state = _JobState(job)
             if state.active:
-                if stored.next_fire_us is None:
+                if job.next_fire_us is None:
                     continue  # done before the restart; the record is a leftover
-                self._schedule(state, stored.next_fire_us)
-            self._jobs[state.job.name] = state
+                self._schedule(state, job.next_fire_us)
+            self._jobs[job.name] = state
 
     def __repr__(self) -> str:
         return (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 from .._model import Job, Run
 
@@ -28,8 +27,11 @@ class Store(ABC):
     """
 
     @abstractmethod
-    def load_jobs(self) -> list[dict[str, Any]]:
-        """Every job record."""
+    def load_jobs(self) -> list[Job]:
+        """Every job record, state included (a durable store rebuilds them with
+        ``Job.from_dict``; one it cannot read it logs, naming it, and leaves
+        out). A scheduler built on the store hands these same objects back to
+        :meth:`update_state`."""
 
     @abstractmethod
     def put_job(self, job: Job) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import heapq
 import threading
 from typing import Any
@@ -40,9 +39,10 @@ class MemoryStore(Store):
         self._runs: dict[str, list[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
 
-    def load_jobs(self) -> list[dict[str, Any]]:
+    def load_jobs(self) -> list[Job]:
+        # The records themselves: the next scheduler writes its state into them.
         with self._lock:
-            return [copy.deepcopy(job.to_dict()) for job in self._jobs.values()]
+            return list(self._jobs.values())
 
     def put_job(self, job: Job) -> None:
         with self._lock:

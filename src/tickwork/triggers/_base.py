@@ -46,6 +46,20 @@ class Trigger(ABC):
             self._wall_inputs = True
         return parse_instant(value, self.tz, what=what)
 
+    def _read_bounds(
+        self, start: datetime | str | None, end: datetime | str | None
+    ) -> tuple[int | None, int | None]:
+        """Read a ``start`` / ``end`` pair of bounds on fire times.
+
+        Raises:
+            InvalidTrigger: a bound cannot be read, or ``end`` is before ``start``.
+        """
+        start_us = None if start is None else self._read(start, "start")
+        end_us = None if end is None else self._read(end, "end")
+        if start_us is not None and end_us is not None and end_us < start_us:
+            raise InvalidTrigger(f"end {end!s} is before start {start!s}")
+        return start_us, end_us
+
     def _clone(self) -> Self:
         clone = object.__new__(type(self))
         names, read = _slots_of(type(self))

@@ -254,10 +254,7 @@ class Cron(Trigger):
         self._spec, self._normalized = _parse(expr)
         self._start_raw = start
         self._end_raw = end
-        self.start_us = None if start is None else self._read(start, "start")
-        self.end_us = None if end is None else self._read(end, "end")
-        if self.start_us is not None and self.end_us is not None and self.end_us < self.start_us:
-            raise InvalidTrigger(f"end {end!s} is before start {start!s}")
+        self.start_us, self.end_us = self._read_bounds(start, end)
 
     @property
     def fixed_time(self) -> bool:
