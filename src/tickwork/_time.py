@@ -129,10 +129,3 @@ def parse_instant(value: object, zone: tzinfo, *, what: str) -> int:
     if value.tzinfo is None or value.utcoffset() is None:
         return local_to_us(value, zone, what=what)
     return dt_to_us(value)
-
-
-def fmt_us(value: int | None, zone: tzinfo = UTC) -> str:
-    """ISO text of an instant, for reprs and logs."""
-    if value is None:
-        return "None"
-    return us_to_dt(value, zone).isoformat()
