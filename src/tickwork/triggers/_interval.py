@@ -74,7 +74,8 @@ class Interval(Trigger):
             raise InvalidTrigger(
                 f"an interval must be positive, got {timedelta(microseconds=step)}"
             )
-        self.step_us = step
+        # Jobs mostly share a few intervals: one int object each, not one per job.
+        self.step_us = _STEPS.setdefault(step, step) if len(_STEPS) < 4096 else step
         self._start_raw = start
         self._end_raw = end
         self.start_us, self.end_us = self._read_bounds(start, end)
@@ -170,6 +171,9 @@ class Interval(Trigger):
         if self.end_us is not None:
             text += f", until {self.end.isoformat()}"  # type: ignore[union-attr]
         return text
+
+
+_STEPS: dict[int, int] = {}
 
 
 def _step_us(**units: Any) -> int:
