@@ -7,6 +7,7 @@ table in the parent.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -90,6 +91,21 @@ def add_source_arg(parser: Any) -> None:
         f"{SNAPSHOT_ROOT}/<sha>, put first on PYTHONPATH for every child) instead of "
         "the working tree, which may be mid-edit",
     )
+
+
+def parse_args(parser: Any, child: Any) -> Any:
+    """Add ``--child`` and ``--rev``, parse, and point children at the source.
+
+    In a child process (``--child JSON``) this runs ``child(params)`` and
+    emits its result, which ends the process; otherwise it returns the args.
+    """
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_source_arg(parser)
+    args = parser.parse_args()
+    use_source(args.rev)
+    if args.child:
+        emit(child(json.loads(args.child)))
+    return args
 
 
 def use_source(rev: str | None) -> None:

@@ -25,20 +25,17 @@ Variants:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _common import (
-    add_source_arg,
     check_quiet,
-    emit,
     machine_info,
     md_table,
+    parse_args,
     ratio,
     run_child,
-    use_source,
 )
 
 BLOCK = 1000
@@ -141,12 +138,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="N = 10k and 100k")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile tickwork add_job")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    add_source_arg(parser)
-    args = parser.parse_args()
-    use_source(args.rev)
-    if args.child:
-        emit(child(json.loads(args.child)))
+    args = parse_args(parser, child)
     if args.profile:
         profile(args.profile)
         return

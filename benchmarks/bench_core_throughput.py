@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import time
 from datetime import UTC, timedelta
@@ -38,17 +37,15 @@ from typing import Any
 from _common import (
     SIM_T0,
     FakeNow,
-    add_source_arg,
     apscheduler_advance,
     apscheduler_sim_scheduler,
     check_quiet,
-    emit,
     machine_info,
     md_table,
+    parse_args,
     peak_rss_kib,
     ratio,
     run_child,
-    use_source,
 )
 
 PERIOD_S = 60
@@ -224,13 +221,9 @@ def main() -> None:
     parser.add_argument("--min-fires", type=int, default=200_000)
     parser.add_argument("--no-apscheduler", action="store_true")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile tickwork at N")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    add_source_arg(parser)
-    args = parser.parse_args()
-    use_source(args.rev)
-    if args.child:
-        p = json.loads(args.child)
-        emit(child_tickwork(p) if p["lib"] == "tickwork" else child_apscheduler(p))
+    args = parse_args(
+        parser, lambda p: child_tickwork(p) if p["lib"] == "tickwork" else child_apscheduler(p)
+    )
     if args.profile:
         profile(args.profile, args.layouts.split(",")[0])
         return

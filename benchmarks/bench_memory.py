@@ -23,24 +23,21 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _common import (
     FakeNow,
-    add_source_arg,
     apscheduler_advance,
     apscheduler_sim_scheduler,
     check_quiet,
-    emit,
     machine_info,
     md_table,
+    parse_args,
     ratio,
     rss_kib,
     run_child,
-    use_source,
 )
 
 
@@ -145,12 +142,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="N = 100k")
     parser.add_argument("--n", type=int)
     parser.add_argument("--cycles", type=int, default=3, help="fires per job in the fire phase")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    add_source_arg(parser)
-    args = parser.parse_args()
-    use_source(args.rev)
-    if args.child:
-        emit(child(json.loads(args.child)))
+    args = parse_args(parser, child)
     n = args.n or (100_000 if args.full else 20_000)
     check_quiet()
     print(f"## Memory per job\n\n{machine_info()}\n")

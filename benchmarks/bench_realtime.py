@@ -30,7 +30,6 @@ Each (library, layout, N) runs alone in its own subprocess, one after another.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import resource
@@ -40,15 +39,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from _common import (
-    add_source_arg,
     check_quiet,
-    emit,
     machine_info,
     md_table,
+    parse_args,
     percentile,
     ratio,
     run_child,
-    use_source,
 )
 
 WORKERS = 10
@@ -172,12 +169,7 @@ def main() -> None:
     parser.add_argument("--spread", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--warm", type=int, default=1, help="seconds dropped as warm-up")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    add_source_arg(parser)
-    args = parser.parse_args()
-    use_source(args.rev)
-    if args.child:
-        emit(child(json.loads(args.child)))
+    args = parse_args(parser, child)
     burst = args.burst or ([1_000, 10_000, 20_000] if args.full else [1_000, 10_000])
     spread = args.spread or ([10_000, 20_000, 50_000] if args.full else [10_000])
     print(f"## Real time with threads\n\n{machine_info()}\n")
