@@ -30,13 +30,22 @@ def make(app: tw.App, **kwargs: object) -> tuple[tw.Scheduler, HandClock]:
     return sched, clock
 
 
-def test_a_close_deadline_waits_for_the_end_of_the_batch_window(app: tw.App) -> None:
+def test_close_deadlines_wait_for_the_end_of_the_batch_window(app: tw.App) -> None:
     sched, clock = make(app)
     start = us_to_dt(clock.us)
-    sched.add_job("j", "noop", tw.OneTime(at=start + timedelta(microseconds=300)))
-    assert sched._wake_at() == clock.us + 1000  # due in 0.3 ms: wake once, 1 ms from now
+    sched.add_job("a", "noop", tw.OneTime(at=start + timedelta(microseconds=300)))
+    sched.add_job("b", "noop", tw.OneTime(at=start + timedelta(microseconds=700)))
+    assert sched._wake_at() == clock.us + 1000  # two instants in 1 ms: one wake-up
     clock.us += 200
-    assert sched._wake_at() == clock.us + 1000  # never earlier than the fire
+    assert sched._wake_at() == clock.us + 1000  # never earlier than the fires
+
+
+def test_a_lone_close_deadline_is_woken_for_on_time(app: tw.App) -> None:
+    sched, clock = make(app)
+    start = us_to_dt(clock.us)
+    sched.add_job("a", "noop", tw.OneTime(at=start + timedelta(microseconds=300)))
+    sched.add_job("b", "noop", tw.OneTime(at=start + timedelta(microseconds=1500)))
+    assert sched._wake_at() == clock.us + 300  # nothing else in the window
 
 
 def test_a_far_deadline_or_a_due_one_is_not_moved(app: tw.App) -> None:
@@ -51,6 +60,7 @@ def test_a_far_deadline_or_a_due_one_is_not_moved(app: tw.App) -> None:
 def test_the_window_can_be_turned_off_and_is_off_on_a_fake_clock(app: tw.App) -> None:
     sched, clock = make(app, batch_window=timedelta(0))
     sched.add_job("j", "noop", tw.OneTime(at=us_to_dt(clock.us + 300)))
+    sched.add_job("k", "noop", tw.OneTime(at=us_to_dt(clock.us + 400)))
     assert sched._wake_at() == clock.us + 300
     fake = tw.Scheduler(app, clock=tw.FakeClock())
     fake.add_job("j", "noop", tw.OneTime(at=fake.clock.now() + timedelta(microseconds=300)))

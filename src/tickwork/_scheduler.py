@@ -156,11 +156,12 @@ class Scheduler:
         tz: the zone of triggers created without one, and of displays.
         shutdown_timeout: how long, in seconds, a graceful shutdown waits for
             running jobs.
-        batch_window: when the next fire is due this soon after a pass over
-            due fires, the loop sleeps to the end of the window and starts
-            everything due by then in one pass: under a dense load one wake-up
-            serves many fires, each at most this late (never early). Only on
-            a real clock; ``timedelta(0)`` turns it off.
+        batch_window: when two or more due instants fall within this window
+            after a pass over due fires, the loop sleeps to the end of the
+            window and starts everything due by then in one pass: under a
+            dense load one wake-up serves many fires, each at most this late
+            (never early); a lone fire is woken for on time. Only on a real
+            clock; ``timedelta(0)`` turns it off.
 
     Example::
 
@@ -644,12 +645,15 @@ class Scheduler:
 
     def _wake_at(self) -> int | None:
         """When the loop should wake: the next deadline, or the end of the
-        batch window when that deadline is already close (see batch_window)."""
+        batch window when two or more due instants fall inside it (see batch_window)."""
         deadline = self._next_deadline()
         if deadline is not None and self._batch_us:
             now = self.clock.now_us()
-            if now < deadline < now + self._batch_us:
-                return now + self._batch_us
+            end = now + self._batch_us
+            # Only worth it when another instant is due inside the window too
+            # (the heap's second-smallest is one of the root's two children).
+            if now < deadline < end and len(self._due) > 1 and min(self._due[1:3]) < end:
+                return end
         return deadline
 
     def _wake(self) -> None:
