@@ -784,7 +784,7 @@ class Scheduler:
         self._set_next(state, nxt)
         self._save_state(state)
         self._start(state, due, now)
-        if state.exhausted:
+        if nxt is None:  # exhausted: the job is done once nothing waits
             self._maybe_done(state)
 
     def _plan(self, state: _JobState, dues: list[int], now: int) -> list[tuple[str, int]]:
@@ -1049,7 +1049,8 @@ class Scheduler:
             state.runs += 1
             self._save_state(state)
             self._start(state, due, now)
-        self._maybe_done(state)
+        if state.next_us is None:  # only an exhausted job can be done
+            self._maybe_done(state)
 
     def _maybe_done(self, state: _JobState) -> None:
         if (
