@@ -256,3 +256,18 @@ def test_a_retrying_run_keeps_the_job_busy(app: tw.App, clock: tw.FakeClock) -> 
 def test_retry_validates(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         tw.Retry(**kwargs)
+
+
+def test_update_while_a_run_is_going_leaves_the_job_free_after_it(
+    threaded: tw.Scheduler, gate: threading.Event
+) -> None:
+    threaded.add_job("j", "block", tw.Interval(minutes=1))
+    first = threaded.advance(minutes=1)
+    wait_for(lambda: first[0].started_at is not None)
+    threaded.update_job("j", extra="changed", trigger=tw.Interval(minutes=2))
+    gate.set()
+    wait_for(lambda: first[0].outcome == "ok")
+    later = threaded.advance(minutes=2)
+    assert [r.outcome for r in later] != ["skipped"]  # the finished run released the job
+    wait_for(lambda: all(r.outcome == "ok" for r in later))
+    assert threaded.get_job("j").extra == "changed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -220,6 +221,12 @@ class Job:
     """
 
     __slots__ = (
+        # The scheduler's runtime fields for the job it holds (see _scheduler):
+        # a job's record is also its live state there, one object per job.
+        "_backlog",
+        "_busy",
+        "_queued_at",
+        "_removed",
         "active",
         "extra",
         "grace_us",
@@ -268,6 +275,10 @@ class Job:
         self.timeout_us = timeout_us
         self.retry = retry
         self.last_due_us = last_due_us
+        self._queued_at: int | None = None  # the instant it is queued at, if any
+        self._busy = 0  # its runs going (retries included)
+        self._backlog: deque[int] | None = None  # fires waiting for a run to end
+        self._removed = False
 
     @property
     def next_fire_time(self) -> datetime | None:
@@ -292,7 +303,7 @@ class Job:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in Job.__slots__)
+        return all(getattr(self, n) == getattr(other, n) for n in _JOB_FIELDS)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -347,6 +358,9 @@ class Job:
             retry=None if retry is None else Retry.from_dict(retry),
             last_due_us=_int_or_none(data.get("last_due_us")),
         )
+
+
+_JOB_FIELDS = tuple(n for n in Job.__slots__ if not n.startswith("_"))
 
 
 def _iso(value: datetime | None) -> str:

@@ -5,7 +5,7 @@ binary heap of the distinct due instants, and for each instant a FIFO bucket
 of the jobs due then. Adding a job to an existing instant is O(1), a new
 instant O(log k) for k distinct instants, and firing a job O(1) within its
 instant, so a million jobs cost per fire what a thousand do. A job's bucket
-entry is valid while ``state.queued_at`` equals the bucket's instant:
+entry is valid while ``state._queued_at`` equals the bucket's instant:
 pausing, removing or rescheduling a job is O(1) and the stale entry is
 dropped when its instant comes. Timed work that is not a fire (a jittered
 start, a retry, a timeout) sits in a second, small heap of timers.
@@ -46,46 +46,22 @@ __all__ = ["Scheduler"]
 log = logging.getLogger("tickwork.scheduler")
 
 _UNSET: Any = object()
+# The fields of a Job that update_job may change (the rest is state).
+_DEFINITION = (
+    "service",
+    "trigger",
+    "extra",
+    "misfire",
+    "grace_us",
+    "overlap",
+    "jitter_us",
+    "timeout_us",
+    "retry",
+)
 _DEFAULT_GRACE = timedelta(seconds=60)
 # The most due times one catch-up walks through for one job; past that the
 # remaining ones are folded into the last (a job every second, down for years).
 _MAX_CATCH_UP = 1_000_000
-
-
-class _JobState:
-    """A job as the scheduler holds it (internal, guarded by the lock).
-
-    ``job`` is the job's definition, an immutable :class:`Job` shared with
-    the store (a change swaps in a new one); the rest is the mutable state.
-    """
-
-    __slots__ = (
-        "active",
-        "backlog",
-        "busy",
-        "job",
-        "last_due_us",
-        "next_us",
-        "queued_at",
-        "removed",
-        "runs",
-    )
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self.active = job.active
-        self.next_us: int | None = None
-        self.last_due_us: int | None = job.last_due_us
-        self.runs = job.runs
-        self.queued_at: int | None = None
-        self.busy = 0
-        self.backlog: deque[int] | None = None  # fires waiting for a run to end
-        self.removed = False
-
-    @property
-    def exhausted(self) -> bool:
-        """Active with no fire time left: its trigger or its repeats are used up."""
-        return self.active and self.next_us is None
 
 
 class _RunTask:
@@ -93,7 +69,7 @@ class _RunTask:
 
     __slots__ = ("cancel", "extra", "finished", "not_before", "record", "sched", "state")
 
-    def __init__(self, sched: Scheduler, state: _JobState, run: Run, extra: Any) -> None:
+    def __init__(self, sched: Scheduler, state: Job, run: Run, extra: Any) -> None:
         self.sched = sched
         self.state = state
         self.record = run
@@ -104,7 +80,7 @@ class _RunTask:
 
     @property
     def is_async(self) -> bool:
-        cls = self.sched.app._services.get(self.state.job.service)
+        cls = self.sched.app._services.get(self.state.service)
         return cls is not None and cls.is_async()
 
     def on_cancel(self, cancel: Any) -> None:
@@ -120,7 +96,7 @@ class _RunTask:
         if not sched._begin(self):
             return
         try:
-            cls = sched.app.get_service(self.state.job.service)
+            cls = sched.app.get_service(self.state.service)
             run_service_sync(cls(sched.app, self._request()))
         except Exception as exc:
             sched._finish(self, "error", exc)
@@ -132,7 +108,7 @@ class _RunTask:
         if not sched._begin(self):
             return
         try:
-            cls = sched.app.get_service(self.state.job.service)
+            cls = sched.app.get_service(self.state.service)
             await run_service_async(cls(sched.app, self._request()))
         except asyncio.CancelledError:
             sched._finish(self, "timeout", None)
@@ -196,19 +172,19 @@ class Scheduler:
         self._batch_us = 0 if isinstance(self.clock, FakeClock) else window
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._jobs: dict[str, _JobState] = {}
+        self._jobs: dict[str, Job] = {}
         self._due: list[int] = []  # heap of the instants that have a bucket
         # A lone job is its instant's bucket; a list only when jobs share it (a
         # list per instant would be garbage the collector scans under load).
-        self._buckets: dict[int, _JobState | list[_JobState]] = {}
+        self._buckets: dict[int, Job | list[Job]] = {}
         self._stale = 0
         self._timers: list[tuple[int, int, Callable[[Any], None], Any]] = []
         self._seq = count()
         self._listeners: list[Callable[[Event], None]] = []
         self._collect: list[Run] | None = None
-        self._firing: _JobState | None = None  # the job whose fires are being started
+        self._firing: Job | None = None  # the job whose fires are being started
         # Jobs whose run a worker finished, for the loop to release (lock-free hand-back).
-        self._done: SimpleQueue[_JobState] = SimpleQueue()
+        self._done: SimpleQueue[Job] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._load()
@@ -285,11 +261,10 @@ class Scheduler:
             old = self._jobs.get(name)
             if old is not None:
                 self._drop(old)
-            state = _JobState(definition)
+            state = definition  # the record is the scheduler's live job, too
             if active:
                 self._schedule(state, first)
             self._jobs[name] = state
-            definition.next_fire_us = state.next_us
             self.store.put_job(definition)
             self._emit("job_added", name)
             if self._thread is not None:
@@ -336,7 +311,7 @@ class Scheduler:
         new_trigger = None if trigger is _UNSET else self._check_trigger(trigger)
         with self._lock:
             state = self._state(name)
-            old = state.job
+            old = state
             # A new definition is validated whole before it replaces the old
             # one, so a bad argument changes nothing.
             definition = self._define(
@@ -369,13 +344,12 @@ class Scheduler:
                         f"{us_to_dt(now).isoformat()}"
                     )
                 definition.trigger = new_trigger
-            state.job = definition
+            # The record is changed in place: runs in flight hold it.
+            for field in _DEFINITION:
+                setattr(state, field, getattr(definition, field))
             if new_trigger is not None and state.active:
                 self._schedule(state, first)
-            definition.next_fire_us = state.next_us
-            definition.runs = state.runs
-            definition.last_due_us = state.last_due_us
-            self.store.put_job(definition)
+            self.store.put_job(state)
             self._emit("job_updated", name)
             self._cond.notify_all()
             return self._snapshot(state)
@@ -391,8 +365,8 @@ class Scheduler:
             if state.active:
                 state.active = False
                 self._unschedule(state)
-                state.next_us = None
-                state.backlog = None
+                state.next_fire_us = None
+                state._backlog = None
                 self._save_state(state)
                 self._emit("job_paused", name)
             return self._snapshot(state)
@@ -412,7 +386,7 @@ class Scheduler:
                 state.active = True
                 now = self.clock.now_us()
                 after = now if state.last_due_us is None else max(now, state.last_due_us)
-                nxt = state.job.trigger.next_fire(after)
+                nxt = state.trigger.next_fire(after)
                 if nxt is not None and not self._repeats_reached(state):
                     self._schedule(state, nxt)  # else it stays without one: exhausted
                 self._save_state(state)
@@ -454,11 +428,9 @@ class Scheduler:
             now = self.clock.now_us()
             # A manual run carries the number the next scheduled run will have
             # and does not use it up.
-            run = Run(
-                new_cid(), name, state.job.service, now, manual=True, run_number=state.runs + 1
-            )
-            state.busy += 1
-            task = _RunTask(self, state, run, state.job.extra if extra is None else extra)
+            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs + 1)
+            state._busy += 1
+            task = _RunTask(self, state, run, state.extra if extra is None else extra)
             self._launch(task)
             return run.cid
 
@@ -702,24 +674,24 @@ class Scheduler:
             if self._stale > 1024 and self._stale > len(self._jobs):
                 self._compact()
 
-    def _fire_entry(self, state: _JobState, due: int, now: int) -> None:
-        if state.queued_at != due:
+    def _fire_entry(self, state: Job, due: int, now: int) -> None:
+        if state._queued_at != due:
             self._stale -= 1  # paused, removed or rescheduled since it was queued
             return
-        state.queued_at = None
+        state._queued_at = None
         try:
             self._fire(state, due, now)
         except Exception:
-            log.exception("job %r could not be fired; it is paused", state.job.name)
+            log.exception("job %r could not be fired; it is paused", state.name)
             state.active = False
-            state.next_us = None
+            state.next_fire_us = None
 
     def _compact(self) -> None:
         """Drop stale bucket entries (left by removed or rescheduled jobs)."""
-        buckets: dict[int, _JobState | list[_JobState]] = {}
+        buckets: dict[int, Job | list[Job]] = {}
         for bucket_due, bucket in self._buckets.items():
             members = bucket if isinstance(bucket, list) else [bucket]
-            live = [state for state in members if state.queued_at == bucket_due]
+            live = [state for state in members if state._queued_at == bucket_due]
             if live:
                 buckets[bucket_due] = live if len(live) > 1 else live[0]
         self._buckets = buckets
@@ -728,8 +700,8 @@ class Scheduler:
         self._stale = 0
 
     # ------------------------------------------------------------- firing
-    def _fire(self, state: _JobState, due: int, now: int) -> None:
-        trigger = state.job.trigger
+    def _fire(self, state: Job, due: int, now: int) -> None:
+        trigger = state.trigger
         nxt = trigger.next_fire(due)
         if nxt is not None and nxt <= now:
             dues = [due]
@@ -739,7 +711,7 @@ class Scheduler:
                 else:
                     dues.append(nxt)
                 nxt = trigger.next_fire(nxt)
-        elif state.busy == 0 and (state.job.grace_us is None or now - due <= state.job.grace_us):
+        elif state._busy == 0 and (state.grace_us is None or now - due <= state.grace_us):
             # The common case: one due time, on time, nothing running.
             self._fire_one(state, due, nxt, now)
             return
@@ -749,8 +721,8 @@ class Scheduler:
         starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
         state.last_due_us = dues[-1]
         if (
-            state.job.trigger.repeats is not None
-            and state.runs + len(state.backlog or ()) + starts >= state.job.trigger.repeats
+            state.trigger.repeats is not None
+            and state.runs + len(state._backlog or ()) + starts >= state.trigger.repeats
         ):
             nxt = None
         self._set_next(state, nxt)
@@ -759,15 +731,15 @@ class Scheduler:
         outer, self._firing = self._firing, state
         try:
             for kind, when in plan:
-                if state.removed:
+                if state._removed:
                     break
                 if kind == "start":
                     state.runs += 1
                     self._start(state, when, now)
                 elif kind == "queue":
-                    if state.backlog is None:
-                        state.backlog = deque()
-                    state.backlog.append(when)
+                    if state._backlog is None:
+                        state._backlog = deque()
+                    state._backlog.append(when)
                 else:
                     self._record_unrun(state, when, now, kind)
         finally:
@@ -775,11 +747,11 @@ class Scheduler:
         self._save_state(state)
         self._maybe_done(state)
 
-    def _fire_one(self, state: _JobState, due: int, nxt: int | None, now: int) -> None:
+    def _fire_one(self, state: Job, due: int, nxt: int | None, now: int) -> None:
         state.last_due_us = due
         state.runs += 1
-        repeats = state.job.trigger.repeats
-        if repeats is not None and state.runs + len(state.backlog or ()) >= repeats:
+        repeats = state.trigger.repeats
+        if repeats is not None and state.runs + len(state._backlog or ()) >= repeats:
             nxt = None
         self._set_next(state, nxt)
         self._save_state(state)
@@ -787,14 +759,14 @@ class Scheduler:
         if nxt is None:  # exhausted: the job is done once nothing waits
             self._maybe_done(state)
 
-    def _plan(self, state: _JobState, dues: list[int], now: int) -> list[tuple[str, int]]:
+    def _plan(self, state: Job, dues: list[int], now: int) -> list[tuple[str, int]]:
         """Decide, per due time, whether it starts, queues, is skipped or missed."""
-        grace = state.job.grace_us
+        grace = state.grace_us
         missed_any = grace is not None and now - dues[0] > grace
         candidates: list[tuple[str, int]]
-        if state.job.misfire == "coalesce":
+        if state.misfire == "coalesce":
             candidates = [("start", dues[-1])] if missed_any else [("start", d) for d in dues]
-        elif state.job.misfire == "skip":
+        elif state.misfire == "skip":
             candidates = [
                 ("missed" if grace is not None and now - d > grace else "start", d) for d in dues
             ]
@@ -802,11 +774,11 @@ class Scheduler:
             candidates = [("start", d) for d in dues]
         left = (
             None
-            if state.job.trigger.repeats is None
-            else state.job.trigger.repeats - state.runs - len(state.backlog or ())
+            if state.trigger.repeats is None
+            else state.trigger.repeats - state.runs - len(state._backlog or ())
         )
-        busy = state.busy > 0
-        queued = len(state.backlog or ())
+        busy = state._busy > 0
+        queued = len(state._backlog or ())
         plan: list[tuple[str, int]] = []
         for kind, when in candidates:
             if kind != "start":
@@ -814,10 +786,10 @@ class Scheduler:
                 continue
             if left is not None and left <= 0:
                 break
-            if busy and state.job.overlap != "allow":
-                if state.job.misfire == "all" and len(dues) > 1:
+            if busy and state.overlap != "allow":
+                if state.misfire == "all" and len(dues) > 1:
                     plan.append(("queue", when))  # catch-up runs go one after another
-                elif state.job.overlap == "queue" and queued == 0:
+                elif state.overlap == "queue" and queued == 0:
                     plan.append(("queue", when))
                     queued += 1
                 else:
@@ -825,49 +797,47 @@ class Scheduler:
                     continue
             else:
                 plan.append(("start", when))
-                busy = busy or not self.executor.inline or bool(state.job.jitter_us)
+                busy = busy or not self.executor.inline or bool(state.jitter_us)
             if left is not None:
                 left -= 1
         return plan
 
-    def _set_next(self, state: _JobState, nxt: int | None) -> None:
+    def _set_next(self, state: Job, nxt: int | None) -> None:
         if nxt is None:
-            state.next_us = None  # exhausted
-        elif state.active and not state.removed:
+            state.next_fire_us = None  # exhausted
+        elif state.active and not state._removed:
             self._schedule(state, nxt)
 
-    def _start(self, state: _JobState, due: int, now: int) -> None:
+    def _start(self, state: Job, due: int, now: int) -> None:
         """Start one scheduled run (its run number is ``state.runs``)."""
-        if self.executor.inline and not (
-            state.job.jitter_us or state.job.timeout_us or state.job.retry
-        ):
-            cls = self.app._services.get(state.job.service)
+        if self.executor.inline and not (state.jitter_us or state.timeout_us or state.retry):
+            cls = self.app._services.get(state.service)
             if cls is not None and not cls.is_async():
                 self._run_inline(state, due, cls)
                 return
-        state.busy += 1
-        run = Run(new_cid(), state.job.name, state.job.service, due, run_number=state.runs)
-        task = _RunTask(self, state, run, state.job.extra)
-        if state.job.jitter_us:
-            at = max(now, due + random.randrange(state.job.jitter_us))
+        state._busy += 1
+        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
+        task = _RunTask(self, state, run, state.extra)
+        if state.jitter_us:
+            at = max(now, due + random.randrange(state.jitter_us))
             task.not_before = at
             self._push_timer(at, self._launch, task)
         else:
             self._launch(task)
 
-    def _run_inline(self, state: _JobState, due: int, cls: type[Service]) -> None:
+    def _run_inline(self, state: Job, due: int, cls: type[Service]) -> None:
         """The fast path for the common case: a sync service on the inline
         executor, with no jitter, timeout or retry. It behaves exactly as the
         general path (``_launch`` -> ``_RunTask.run`` -> ``_finish``) would,
         with a fraction of the calls: this is what a fire costs in tests and
         simulations."""
-        job = state.job
+        job = state
         run = Run(new_cid(), job.name, job.service, due, state.runs)
         if self._collect is not None:
             self._collect.append(run)
         if self._listeners:
             self._emit("run_started", run.job, run)
-        state.busy += 1
+        state._busy += 1
         clock = self.clock
         run.started_us = clock.now_us()
         info = JobInfo(run.job, due, run.run_number)
@@ -904,7 +874,7 @@ class Scheduler:
         a loop that is handing out a burst of fires.
         """
         run = task.record
-        job = task.state.job
+        job = task.state
         now = self.clock.now_us()
         if self.executor.inline:
             run.started_us = now  # an inline run can't be stopped: judged when it ends
@@ -939,8 +909,8 @@ class Scheduler:
 
     def _finish(self, task: _RunTask, outcome: str, error: BaseException | None) -> None:
         state = task.state
-        job = state.job
-        if not (job.timeout_us or job.retry or state.backlog or self.executor.inline):
+        job = state
+        if not (job.timeout_us or job.retry or state._backlog or self.executor.inline):
             # No timer can race this run, no retry follows and no fire waits
             # for its end: record it here, without the scheduler lock, and hand
             # the job back to the loop through a queue (see _drain_done).
@@ -955,7 +925,7 @@ class Scheduler:
             # The loop queues a fire behind a busy job, then drains before it
             # sleeps. Either that drain saw this put, or the fire was queued
             # before it: then it is visible here, and the loop must wake.
-            if state.backlog:
+            if state._backlog:
                 self._wake()
             return
         with self._lock:
@@ -977,14 +947,14 @@ class Scheduler:
             state = task.state
             if (
                 outcome != "timeout"
-                and state.job.timeout_us
-                and now - run.started_us > state.job.timeout_us
+                and state.timeout_us
+                and now - run.started_us > state.timeout_us
             ):
                 outcome = "timeout"
             if error is not None:
                 self._note_error(run, error)
             if outcome == "timeout" and run.error is None:
-                run.error = f"timed out after {_us_td(state.job.timeout_us)}"
+                run.error = f"timed out after {_us_td(state.timeout_us)}"
             run.outcome = outcome  # type: ignore[assignment]
             self._record_run(run, "run_finished")
             self._after_attempt(task, now)
@@ -1008,7 +978,7 @@ class Scheduler:
         now = self.clock.now_us()
         run.finished_us = now
         run.outcome = "timeout"
-        run.error = f"timed out after {_us_td(task.state.job.timeout_us)}"
+        run.error = f"timed out after {_us_td(task.state.timeout_us)}"
         log.warning("run %s of job %r timed out; abandoned", run.cid, run.job)
         if task.cancel is not None:
             task.cancel()
@@ -1018,7 +988,7 @@ class Scheduler:
     def _after_attempt(self, task: _RunTask, now: int) -> None:
         run = task.record
         state = task.state
-        retry = state.job.retry
+        retry = state.retry
         if (
             run.outcome in ("error", "timeout")
             and retry is not None
@@ -1041,36 +1011,37 @@ class Scheduler:
             return
         self._release(state, now)
 
-    def _release(self, state: _JobState, now: int) -> None:
+    def _release(self, state: Job, now: int) -> None:
         """A run (with its retries) is over: start a queued fire, or finish the job."""
-        state.busy -= 1
-        if state.backlog and state.busy == 0 and not state.removed and state.active:
-            due = state.backlog.popleft()
+        state._busy -= 1
+        if state._backlog and state._busy == 0 and not state._removed and state.active:
+            due = state._backlog.popleft()
             state.runs += 1
             self._save_state(state)
             self._start(state, due, now)
-        if state.next_us is None:  # only an exhausted job can be done
+        if state.next_fire_us is None:  # only an exhausted job can be done
             self._maybe_done(state)
 
-    def _maybe_done(self, state: _JobState) -> None:
+    def _maybe_done(self, state: Job) -> None:
         if (
-            state.exhausted
-            and not state.backlog
-            and not state.removed
+            state.active
+            and state.next_fire_us is None  # exhausted: no fire time left
+            and not state._backlog
+            and not state._removed
             and state.active
             and state is not self._firing
         ):
-            state.removed = True
-            if self._jobs.get(state.job.name) is state:
-                del self._jobs[state.job.name]
-                self.store.remove_job(state.job.name)
-            self._emit("job_done", state.job.name)
+            state._removed = True
+            if self._jobs.get(state.name) is state:
+                del self._jobs[state.name]
+                self.store.remove_job(state.name)
+            self._emit("job_done", state.name)
 
-    def _record_unrun(self, state: _JobState, due: int, now: int, outcome: str) -> None:
+    def _record_unrun(self, state: Job, due: int, now: int, outcome: str) -> None:
         run = Run(
             new_cid(),
-            state.job.name,
-            state.job.service,
+            state.name,
+            state.service,
             due,
             finished_us=now,
             run_number=state.runs,
@@ -1086,13 +1057,13 @@ class Scheduler:
             self._emit(event, run.job, run)
 
     # ------------------------------------------------------------- helpers
-    def _schedule(self, state: _JobState, when: int | None) -> None:
-        state.next_us = when
-        if state.queued_at == when:
+    def _schedule(self, state: Job, when: int | None) -> None:
+        state.next_fire_us = when
+        if state._queued_at == when:
             return  # already in that bucket (or unscheduled and staying so)
-        if state.queued_at is not None:
+        if state._queued_at is not None:
             self._stale += 1
-        state.queued_at = when
+        state._queued_at = when
         if when is None:
             return
         bucket = self._buckets.get(when)
@@ -1104,34 +1075,34 @@ class Scheduler:
         else:
             self._buckets[when] = [bucket, state]
 
-    def _unschedule(self, state: _JobState) -> None:
-        if state.queued_at is not None:
+    def _unschedule(self, state: Job) -> None:
+        if state._queued_at is not None:
             self._stale += 1
-            state.queued_at = None
+            state._queued_at = None
 
-    def _drop(self, state: _JobState) -> None:
+    def _drop(self, state: Job) -> None:
         self._unschedule(state)
-        state.removed = True
-        state.backlog = None
+        state._removed = True
+        state._backlog = None
 
     def _push_timer(self, at: int, action: Callable[[Any], None], arg: Any) -> None:
         heappush(self._timers, (at, next(self._seq), action, arg))
         self._cond.notify_all()
 
-    def _repeats_reached(self, state: _JobState) -> bool:
-        repeats = state.job.trigger.repeats
+    def _repeats_reached(self, state: Job) -> bool:
+        repeats = state.trigger.repeats
         return repeats is not None and state.runs >= repeats
 
-    def _save_state(self, state: _JobState) -> None:
+    def _save_state(self, state: Job) -> None:
         self.store.update_state(
-            state.job,
-            next_fire_us=state.next_us,
+            state,
+            next_fire_us=state.next_fire_us,
             runs=state.runs,
             last_due_us=state.last_due_us,
             active=state.active,
         )
 
-    def _state(self, name: str) -> _JobState:
+    def _state(self, name: str) -> Job:
         try:
             return self._jobs[name]
         except KeyError:
@@ -1211,15 +1182,15 @@ class Scheduler:
             except Exception:
                 log.exception("event listener %r failed on %s", callback, kind)
 
-    def _snapshot(self, state: _JobState) -> Job:
-        job = state.job
+    def _snapshot(self, state: Job) -> Job:
+        job = state
         return Job(
             job.name,
             job.service,
             job.trigger,
             job.extra,
             active=state.active,
-            next_fire_us=state.next_us,
+            next_fire_us=state.next_fire_us,
             runs=state.runs,
             misfire=job.misfire,
             grace_us=job.grace_us,
@@ -1242,7 +1213,12 @@ class Scheduler:
             except Exception as exc:
                 log.error("job %r in the store cannot be taken up: %s", job.name, exc)
                 continue
-            state = _JobState(job)
+            state = job
+            # Fresh runtime fields: a record may come from a scheduler that stopped.
+            state._queued_at = None
+            state._busy = 0
+            state._backlog = None
+            state._removed = False
             if state.active:
                 if job.next_fire_us is None:
                     continue  # done before the restart; the record is a leftover

@@ -17,10 +17,11 @@ class Store(ABC):
     (``next_fire_us``, ``runs``, ``last_due_us``, ``active``; instants as
     integer microseconds since the epoch). The scheduler hands over a job's
     :class:`Job` record, state included, when it is added or changed (a
-    durable store writes ``job.to_dict()``; the store may keep the object,
-    the scheduler no longer changes it), and only the state after each fire,
-    so that path can be cheap. Runs arrive when recorded (finished, skipped
-    or missed).
+    durable store writes ``job.to_dict()``), and only the state after each
+    fire, so that path can be cheap. The record is also the scheduler's live
+    job: it goes on changing it, so a store that keeps the object (as
+    MemoryStore does) sees the changes, and one that writes data copies it.
+    Runs arrive when recorded (finished, skipped or missed).
 
     A scheduler built on a store loads its records at start: a scheduler
     restarted on the same store continues where the last one left off.

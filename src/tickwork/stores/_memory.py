@@ -15,12 +15,13 @@ __all__ = ["MemoryStore"]
 class MemoryStore(Store):
     """Keeps everything in memory: fast, and gone when the process ends.
 
-    A new scheduler built on the same MemoryStore object continues its jobs.
-    It keeps the :class:`Job` records it is given and writes state changes
-    into them, so a fire allocates nothing here; history rows are tuples of
-    plain values, which cost less memory than objects and which the garbage
-    collector stops scanning, so a million-job scheduler does not slow down
-    as its history grows.
+    A new scheduler built on the same MemoryStore object continues its jobs
+    (one scheduler at a time: the records are the live jobs of the scheduler
+    that holds them). It keeps the :class:`Job` records it is given, so a fire
+    allocates nothing here; history rows are tuples of plain values, which
+    cost less memory than objects and which the garbage collector stops
+    scanning, so a million-job scheduler does not slow down as its history
+    grows.
 
     Args:
         history_limit: runs kept per job; older ones are dropped (>= 1). A
@@ -58,6 +59,7 @@ class MemoryStore(Store):
         active: bool,
     ) -> None:
         # The record is the object this store keeps (see put_job): no lookup.
+        # With a scheduler holding it, it already has these values.
         job.next_fire_us = next_fire_us
         job.runs = runs
         job.last_due_us = last_due_us
