@@ -122,7 +122,7 @@ class FakeClock(Clock):
         Raises:
             ValueError: the step is negative (use :meth:`set` to move back).
         """
-        step = _step(delta, timedelta_kwargs)
+        step = step_of(delta, timedelta_kwargs)
         if step < timedelta(0):
             raise ValueError(f"FakeClock.advance() needs a step >= 0, got {step!r}; use set()")
         self._move_to(self._us + td_to_us(step))
@@ -158,7 +158,8 @@ class FakeClock(Clock):
         return f"FakeClock(start={us_to_dt(self._us).isoformat()!r})"
 
 
-def _step(delta: timedelta | None, kwargs: dict[str, Any]) -> timedelta:
+def step_of(delta: timedelta | None, kwargs: dict[str, Any]) -> timedelta:
+    """The step given to an ``advance`` call, as a timedelta."""
     if delta is not None and kwargs:
         raise TypeError("pass either a timedelta or keyword arguments, not both")
     if delta is None:
@@ -166,8 +167,3 @@ def _step(delta: timedelta | None, kwargs: dict[str, Any]) -> timedelta:
     if not isinstance(delta, timedelta):
         raise TypeError(f"delta must be a timedelta, got {type(delta).__name__}")
     return delta
-
-
-def step_of(delta: timedelta | None, kwargs: dict[str, Any]) -> timedelta:
-    """The step given to an ``advance`` call, as a timedelta."""
-    return _step(delta, kwargs)

@@ -310,8 +310,7 @@ class Scheduler:
         """
         new_trigger = None if trigger is _UNSET else self._check_trigger(trigger)
         with self._lock:
-            state = self._state(name)
-            old = state
+            old = state = self._state(name)
             # A new definition is validated whole before it replaces the old
             # one, so a bad argument changes nothing.
             definition = self._define(
@@ -387,7 +386,8 @@ class Scheduler:
                 now = self.clock.now_us()
                 after = now if state.last_due_us is None else max(now, state.last_due_us)
                 nxt = state.trigger.next_fire(after)
-                if nxt is not None and not self._repeats_reached(state):
+                left = self._runs_left(state)
+                if nxt is not None and (left is None or left > 0):
                     self._schedule(state, nxt)  # else it stays without one: exhausted
                 self._save_state(state)
                 self._emit("job_resumed", name)
@@ -720,10 +720,8 @@ class Scheduler:
         plan = self._plan(state, dues, now)
         starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
         state.last_due_us = dues[-1]
-        if (
-            state.trigger.repeats is not None
-            and state.runs + len(state._backlog or ()) + starts >= state.trigger.repeats
-        ):
+        left = self._runs_left(state)
+        if left is not None and left <= starts:
             nxt = None
         self._set_next(state, nxt)
         # Inline runs finish inside this loop; the job may only be finished
@@ -750,8 +748,8 @@ class Scheduler:
     def _fire_one(self, state: Job, due: int, nxt: int | None, now: int) -> None:
         state.last_due_us = due
         state.runs += 1
-        repeats = state.trigger.repeats
-        if repeats is not None and state.runs + len(state._backlog or ()) >= repeats:
+        left = self._runs_left(state)
+        if left is not None and left <= 0:
             nxt = None
         self._set_next(state, nxt)
         self._save_state(state)
@@ -772,11 +770,7 @@ class Scheduler:
             ]
         else:
             candidates = [("start", d) for d in dues]
-        left = (
-            None
-            if state.trigger.repeats is None
-            else state.trigger.repeats - state.runs - len(state._backlog or ())
-        )
+        left = self._runs_left(state)
         busy = state._busy > 0
         queued = len(state._backlog or ())
         plan: list[tuple[str, int]] = []
@@ -831,8 +825,7 @@ class Scheduler:
         general path (``_launch`` -> ``_RunTask.run`` -> ``_finish``) would,
         with a fraction of the calls: this is what a fire costs in tests and
         simulations."""
-        job = state
-        run = Run(new_cid(), job.name, job.service, due, state.runs)
+        run = Run(new_cid(), state.name, state.service, due, state.runs)
         if self._collect is not None:
             self._collect.append(run)
         if self._listeners:
@@ -843,7 +836,7 @@ class Scheduler:
         info = JobInfo(run.job, due, run.run_number)
         try:
             run_service_sync(
-                cls(self.app, Request(job.extra, cid=run.cid, channel="scheduler", job=info))
+                cls(self.app, Request(state.extra, cid=run.cid, channel="scheduler", job=info))
             )
         except Exception as exc:
             run.finished_us = clock.now_us()
@@ -909,8 +902,7 @@ class Scheduler:
 
     def _finish(self, task: _RunTask, outcome: str, error: BaseException | None) -> None:
         state = task.state
-        job = state
-        if not (job.timeout_us or job.retry or state._backlog or self.executor.inline):
+        if not (state.timeout_us or state.retry or state._backlog or self.executor.inline):
             # No timer can race this run, no retry follows and no fire waits
             # for its end: record it here, without the scheduler lock, and hand
             # the job back to the loop through a queue (see _drain_done).
@@ -944,7 +936,6 @@ class Scheduler:
             run.finished_us = now
             if run.started_us is None:
                 run.started_us = now
-            state = task.state
             if (
                 outcome != "timeout"
                 and state.timeout_us
@@ -1089,9 +1080,13 @@ class Scheduler:
         heappush(self._timers, (at, next(self._seq), action, arg))
         self._cond.notify_all()
 
-    def _repeats_reached(self, state: Job) -> bool:
+    def _runs_left(self, state: Job) -> int | None:
+        """Scheduled runs the job may still start (queued fires included), or
+        None without ``repeats``."""
         repeats = state.trigger.repeats
-        return repeats is not None and state.runs >= repeats
+        if repeats is None:
+            return None
+        return repeats - state.runs - len(state._backlog or ())
 
     def _save_state(self, state: Job) -> None:
         self.store.update_state(
@@ -1182,23 +1177,22 @@ class Scheduler:
             except Exception:
                 log.exception("event listener %r failed on %s", callback, kind)
 
-    def _snapshot(self, state: Job) -> Job:
-        job = state
+    def _snapshot(self, job: Job) -> Job:
         return Job(
             job.name,
             job.service,
             job.trigger,
             job.extra,
-            active=state.active,
-            next_fire_us=state.next_fire_us,
-            runs=state.runs,
+            active=job.active,
+            next_fire_us=job.next_fire_us,
+            runs=job.runs,
             misfire=job.misfire,
             grace_us=job.grace_us,
             overlap=job.overlap,
             jitter_us=job.jitter_us,
             timeout_us=job.timeout_us,
             retry=job.retry,
-            last_due_us=state.last_due_us,
+            last_due_us=job.last_due_us,
         )
 
     def _load(self) -> None:
