@@ -160,9 +160,10 @@ def test_start_and_end_bound_fires() -> None:
         ("@often", ["@often"]),
         ("0 0 30 2 *", ["never"]),
         ("0 0 31 4,6,9,11 *", ["never"]),
-        ("0 0 15W * *", ["day-of-month", "15W"]),
-        ("0 0 LW * *", ["day-of-month", "LW"]),
-        ("0 0 * * 5L", ["day-of-week", "5L"]),
+        ("0 0 1-5W * *", ["day-of-month", "1-5W"]),
+        ("0 0 32W * *", ["day-of-month", "32W", "1-31"]),
+        ("0 0 * * 9L", ["day-of-week", "9L"]),
+        ("0 0 * * 5#6", ["day-of-week", "5#6"]),
     ],
 )
 def test_bad_expressions_name_the_bad_part(expr: str, needles: list[str]) -> None:
