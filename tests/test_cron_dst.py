@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -302,3 +303,58 @@ def test_interval_in_days_is_24_hours_not_the_same_wall_time() -> None:
     trigger = tw.Interval(days=1, start="2026-03-07 12:00", tz=NEW_YORK)
     times = trigger.upcoming("2026-03-07 12:00", 2)
     assert [f"{t:%m-%d %H:%M%z}" for t in times] == ["03-08 13:00-0400", "03-09 13:00-0400"]
+
+
+# -- on a scheduler, FakeClock ------------------------------------------------
+def scheduler_at(start: str, zone: str) -> tw.Scheduler:
+    app = tw.App()
+
+    @app.service("noop")
+    def noop(request: tw.Request) -> None:
+        return None
+
+    return tw.Scheduler(app, clock=tw.FakeClock(start=start), tz=zone)
+
+
+def local_runs(runs: list[tw.Run], zone: str) -> list[str]:
+    return [f"{r.scheduled_for.astimezone(ZoneInfo(zone)):%m-%d %H:%M%z}" for r in runs]
+
+
+def test_scheduler_daily_0230_across_spring_forward_runs_once() -> None:
+    sched = scheduler_at("2026-03-07T12:00:00-05:00", NEW_YORK)
+    sched.add_job("nightly", "noop", tw.Cron("30 2 * * *"))
+    runs = sched.advance(days=3)
+    assert local_runs(runs, NEW_YORK) == [
+        "03-08 03:00-0400",
+        "03-09 02:30-0400",
+        "03-10 02:30-0400",
+    ]
+    assert {r.outcome for r in runs} == {"ok"}
+
+
+def test_scheduler_daily_0130_across_fall_back_runs_once() -> None:
+    sched = scheduler_at("2026-10-24T12:00:00+01:00", LONDON)
+    sched.add_job("nightly", "noop", tw.Cron("30 1 * * *"))
+    runs = sched.advance(days=3)
+    assert local_runs(runs, LONDON) == ["10-25 01:30+0100", "10-26 01:30+0000", "10-27 01:30+0000"]
+
+
+def test_scheduler_quarter_hourly_runs_in_both_passes_of_the_repeated_hour() -> None:
+    sched = scheduler_at("2026-11-01T00:50:00-04:00", NEW_YORK)
+    sched.add_job("poll", "noop", tw.Cron("*/15 * * * *"))
+    runs = sched.advance(hours=3)
+    assert local_runs(runs, NEW_YORK) == [
+        "11-01 01:00-0400", "11-01 01:15-0400", "11-01 01:30-0400", "11-01 01:45-0400",
+        "11-01 01:00-0500", "11-01 01:15-0500", "11-01 01:30-0500", "11-01 01:45-0500",
+        "11-01 02:00-0500", "11-01 02:15-0500", "11-01 02:30-0500", "11-01 02:45-0500",
+    ]  # fmt: skip
+    assert len({r.scheduled_for for r in runs}) == 12
+
+
+def test_scheduler_restarted_in_the_second_pass_does_not_rerun_a_fixed_time_job() -> None:
+    # The job ran at 01:30 BST; a scheduler started during the second pass of
+    # 01:00-02:00 (GMT) must not run 01:30 again.
+    sched = scheduler_at("2026-10-25T01:10:00+00:00", LONDON)
+    sched.add_job("nightly", "noop", tw.Cron("30 1 * * *"))
+    assert local_runs(sched.advance(hours=2), LONDON) == []
+    assert local_runs(sched.advance(days=1), LONDON) == ["10-26 01:30+0000"]
