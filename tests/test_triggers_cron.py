@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -180,6 +180,75 @@ def test_bad_zone_and_type() -> None:
         tw.Cron(5)  # type: ignore[arg-type]
 
 
+def _field(low: int, high: int) -> st.SearchStrategy[str]:
+    value = st.integers(low, high)
+    span = st.tuples(value, value).map(lambda ab: f"{min(ab)}-{max(ab)}")
+    step = st.integers(1, high - low + 1)
+    return st.one_of(
+        st.just("*"),
+        step.map(lambda n: f"*/{n}"),
+        value.map(str),
+        span,
+        st.tuples(span, step).map(lambda sn: f"{sn[0]}/{sn[1]}"),
+        st.lists(value, min_size=1, max_size=4).map(lambda vs: ",".join(map(str, vs))),
+    )
+
+
+_DOM = st.one_of(
+    _field(1, 31),
+    st.sampled_from(["L", "LW", "1W", "15W", "31W", "L,15", "1,15W"]),
+)
+_DOW = st.one_of(
+    _field(0, 7),
+    st.sampled_from(["mon-fri", "SUN", "5#3", "1#1", "0#5", "5L", "friL", "2L,6", "?"]),
+)
+_VALID_EXPRS = st.one_of(
+    st.tuples(_field(0, 59), _field(0, 23), _DOM, _field(1, 12), _DOW).map(" ".join),
+    st.tuples(_field(0, 59), _field(0, 59), _field(0, 23), _DOM, _field(1, 12), _DOW).map(
+        " ".join
+    ),
+    st.sampled_from(["@yearly", "@monthly", "@weekly", "@daily", "@hourly", "0 0 29 2 *"]),
+)
+_ANY_ZONE = st.sampled_from(
+    ["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe", "Australia/Sydney",
+     "Asia/Kolkata", "America/Santiago", "Pacific/Chatham", "America/St_Johns",
+     "Africa/Casablanca", "Pacific/Apia", "Europe/Dublin", "Antarctica/Troll"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    expr=_VALID_EXPRS,
+    zone=_ANY_ZONE,
+    after=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31)),
+    bounds=st.tuples(st.integers(-400, 400), st.integers(0, 2000)),
+    probe=st.floats(0.01, 0.99),
+)
+def test_property_random_expressions_fire_in_order_within_bounds(
+    expr: str, zone: str, after: datetime, bounds: tuple[int, int], probe: float
+) -> None:
+    try:
+        cron = tw.Cron(expr, tz=zone)
+    except tw.InvalidTrigger as exc:
+        assert "never matches" in str(exc)  # the only way a generated expression is bad
+        return
+    at = after.replace(tzinfo=UTC)
+    start = at + timedelta(days=bounds[0])
+    end = start + timedelta(days=bounds[1])
+    bounded = tw.Cron(expr, tz=zone, start=start, end=end)
+    for trigger, lowest, highest in [(cron, at, None), (bounded, max(at, start), end)]:
+        fires = [f.astimezone(UTC) for f in trigger.upcoming(at, 8)]
+        if highest is None:
+            assert len(fires) == 8  # an expression that matches keeps matching
+        assert all(f > at and f >= lowest for f in fires)
+        assert highest is None or all(f <= highest for f in fires)
+        assert all(a < b for a, b in itertools.pairwise(fires))
+        # Nothing fires between two consecutive fires.
+        for a, b in itertools.pairwise(fires):
+            between = a + (b - a) * probe
+            assert [f.astimezone(UTC) for f in trigger.upcoming(between, 1)] == [b]
+
+
 _EXPRS = st.sampled_from(
     ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "0 0 29 2 *", "15 */3 1,15 * *", "0 0 L * *",
      "*/20 * * * * *", "0 1 * * 0", "30 1 * * *", "*/30 1 * * *"]
@@ -207,8 +276,8 @@ def test_property_fires_strictly_increase_after_after(
     assert all(a < b for a, b in itertools.pairwise(real))
 
 
-@settings(max_examples=200, deadline=None)
-@given(text=st.text(alphabet="0123456789*/-,LW#? abcdefjmnorstuvy@", max_size=30))
+@settings(max_examples=500, deadline=timedelta(seconds=2))  # generous: "returns promptly"
+@given(text=st.text(alphabet="0123456789*/-,LW#? abcdefjmnorstuvy@", max_size=40))
 def test_property_random_text_raises_only_invalid_trigger(text: str) -> None:
     try:
         trig = tw.Cron(text)

@@ -32,7 +32,10 @@ _LAST_DAY = date(9998, 12, 31).toordinal() - _EPOCH_ORDINAL
 # Every pattern of days repeats within 400 years (the Gregorian cycle), and
 # the longest wait for a day an expression can name (29 February on a given
 # weekday) is 40 years; a search that finds nothing in this span never will.
-HORIZON_DAYS = 100 * 366
+# (It can find a wall time that the zone never has, such as 02:30 on the
+# Sunday when New York springs forward, for a wildcard job: then the search
+# gives up at the horizon, and that is what bounds its cost.)
+HORIZON_DAYS = 50 * 366
 # Above this many times of day per day, search hour, minute and second apart
 # instead of keeping one sorted list.
 _FLAT_TIMES = 2048
