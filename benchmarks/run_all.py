@@ -23,6 +23,7 @@ SCRIPTS = (
     "bench_add_job.py",
     "bench_memory.py",
     "bench_realtime.py",
+    "bench_cron.py",
 )
 
 
