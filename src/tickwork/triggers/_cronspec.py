@@ -93,7 +93,7 @@ class Spec:
         "times",
     )
 
-    def __init__(self, fields: list[str]) -> None:
+    def __init__(self, fields: list[str], expr: str) -> None:
         sec_f, min_f, hour_f, dom_f, mon_f, dow_f = fields
         dom_rest, nearest, last_weekday = _split_dom(dom_f)
         dow_rest, last_of = _split_dow(dow_f)
@@ -101,8 +101,8 @@ class Spec:
         try:
             expanded, nth = croniter.expand(text, second_at_beginning=True)
         except Exception as exc:  # croniter raises several types; all mean bad input
-            reason = _diagnose(fields) or str(exc)
-            raise InvalidTrigger(f"bad cron expression {' '.join(fields)!r}: {reason}") from None
+            reason = _diagnose(fields)
+            raise InvalidTrigger(reason or f"bad cron expression {expr!r}: {exc}") from None
         minutes, hours, dom, months, dow, seconds = expanded
         self.seconds = _values(seconds, 0, 59)
         self.minutes = _values(minutes, 0, 59)
@@ -392,7 +392,7 @@ def parse(expr: str) -> tuple[Spec, str]:
             f"a cron expression has 5 fields (minute hour day-of-month month day-of-week) "
             f"or 6 (seconds first), got {len(fields)} in {expr!r}"
         )
-    spec = Spec(fields)
+    spec = Spec(fields, expr)
     if spec.next_day(_REFERENCE_DAY, _REFERENCE_DAY + 400 * 366) is None:
         raise InvalidTrigger(f"cron expression {expr!r} never matches any date")
     return spec, " ".join(fields)
