@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -322,3 +323,35 @@ def days_of(expr: str, n: int) -> list[str]:
 )
 def test_day_extensions(expr: str, expected: list[str]) -> None:
     assert days_of(expr, len(expected)) == expected
+
+
+# -- describe() -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("expr", "words"),
+    [
+        ("0 9 * * 1-5", "At 09:00, Monday through Friday"),
+        ("*/5 * * * *", "Every 5 minutes"),
+        ("15 30 8 * * *", "At 08:30:15"),
+        ("@daily", "At 00:00"),
+        ("0 12 * * 5#3", "At 12:00, on the third Friday of the month"),
+        ("0 0 LW * *", "At 00:00, on the last weekday of the month"),
+    ],
+)
+def test_describe_in_words_with_cron_descriptor(expr: str, words: str) -> None:
+    assert tw.Cron(expr, tz="Europe/London").describe() == f"{words} (Europe/London)"
+
+
+def test_describe_falls_back_without_cron_descriptor_or_for_mixed_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tickwork.triggers._cron import in_words
+
+    assert tw.Cron("0 0 * * 5L,1").describe() == "cron '0 0 * * 5L,1' in UTC"
+    in_words.cache_clear()
+    monkeypatch.setitem(sys.modules, "cron_descriptor", None)  # import fails
+    try:
+        assert tw.Cron("0 9 * * 1-5", tz="Asia/Kolkata").describe() == (
+            "cron '0 9 * * 1-5' in Asia/Kolkata"
+        )
+    finally:
+        in_words.cache_clear()

@@ -21,6 +21,7 @@ arithmetic on seconds; a zone's offsets are probed once and cached.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from .._exceptions import InvalidTrigger
@@ -119,7 +120,40 @@ class Cron(Trigger):
         return {k: v for k, v in data.items() if v is not None}
 
     def describe(self) -> str:
-        return f"cron {self.expr!r} in {self.tz_name}"
+        """The expression in words with its zone, such as ``At 09:00, Monday
+        through Friday (Europe/London)``, when the optional cron-descriptor
+        package is installed (``pip install 'tickwork[describe]'``); otherwise,
+        and for lists that mix L, W or # with other values (which it misreads),
+        ``cron '0 9 * * 1-5' in Europe/London``."""
+        words = in_words(self._normalized)
+        if words is None:
+            return f"cron {self.expr!r} in {self.tz_name}"
+        return f"{words} ({self.tz_name})"
+
+
+@lru_cache(maxsize=1024)
+def in_words(text: str) -> str | None:
+    """cron-descriptor's English reading of a six-field expression, or None."""
+    fields = text.split(" ")
+    if any(_mixes_extensions(field) for field in fields[3:]):
+        return None
+    try:
+        from cron_descriptor import ExpressionDescriptor, Options
+    except ImportError:
+        return None
+    options = Options()
+    options.locale_code = "en_US"
+    options.use_24hour_time_format = True
+    options.day_of_week_start_index_zero = True
+    try:
+        return str(ExpressionDescriptor(text, options).get_description())
+    except Exception:  # its parser is stricter than croniter in places; fall back
+        return None
+
+
+def _mixes_extensions(field: str) -> bool:
+    parts = field.upper().split(",")
+    return len(parts) > 1 and any(c in part for part in parts for c in "LW#")
 
 
 def _raw(value: datetime | str | None) -> str | None:
