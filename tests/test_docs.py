@@ -6,6 +6,7 @@ on its earlier blocks), with ``import tickwork as tw`` done first.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -25,7 +26,11 @@ def test_examples_run(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
     exec("import tickwork as tw", namespace)
-    for match in _BLOCK.finditer(text):
-        line = text.count("\n", 0, match.start(1)) + 1
-        code = compile("\n" * (line - 1) + match.group(1), str(page), "exec")
-        exec(code, namespace)
+    disabled = logging.root.manager.disable  # a page may silence logging for its examples
+    try:
+        for match in _BLOCK.finditer(text):
+            line = text.count("\n", 0, match.start(1)) + 1
+            code = compile("\n" * (line - 1) + match.group(1), str(page), "exec")
+            exec(code, namespace)
+    finally:
+        logging.disable(disabled)
