@@ -358,3 +358,47 @@ def test_scheduler_restarted_in_the_second_pass_does_not_rerun_a_fixed_time_job(
     sched.add_job("nightly", "noop", tw.Cron("30 1 * * *"))
     assert local_runs(sched.advance(hours=2), LONDON) == []
     assert local_runs(sched.advance(days=1), LONDON) == ["10-26 01:30+0000"]
+
+
+# -- explain(): the rule that shaped each fire ------------------------------------
+@pytest.mark.parametrize(
+    ("zone", "expr", "after", "expected"),
+    [
+        (LONDON, "30 1 * * *", "2026-03-28 12:00", [
+            ("03-29 02:00+0100", "01:30 does not exist (the clocks sprang forward); "
+                                 "it runs at the first instant after the gap"),
+            ("03-30 01:30+0100", None),
+        ]),
+        (NEW_YORK, "0,30 2 * * *", "2026-03-07 12:00", [
+            ("03-08 03:00-0400", "02:00 and 02:30 do not exist (the clocks sprang forward); "
+                                 "it runs at the first instant after the gap"),
+        ]),
+        (NEW_YORK, "*/30 * * * *", "2026-03-08 01:15", [
+            ("03-08 01:30-0500", None),
+            ("03-08 03:00-0400", "02:00 and 02:30 on 2026-03-08 do not exist (the clocks "
+                                 "sprang forward); a wildcard job skips them"),
+        ]),
+        (LORD_HOWE, "* 2 * * *", "2026-10-03 12:00", [
+            ("10-04 02:30+1100", "02:00, 02:01, 02:02, ... on 2026-10-04 do not exist (the "
+                                 "clocks sprang forward); a wildcard job skips them"),
+        ]),
+        (LONDON, "30 1 * * *", "2026-10-24 12:00", [
+            ("10-25 01:30+0100", "01:30 happens twice (the clocks fall back); "
+                                 "a fixed-time job runs on the first pass only"),
+            ("10-26 01:30+0000", None),
+        ]),
+        (SYDNEY, "15 */1 * * *", "2026-04-05T01:30:00+11:00", [
+            ("04-05 02:15+1100", "02:15 happens twice (the clocks fall back); this is the "
+                                 "first pass"),
+            ("04-05 02:15+1000", "02:15 happens twice (the clocks fell back); this is the "
+                                 "second pass"),
+            ("04-05 03:15+1000", None),
+        ]),
+        ("Asia/Kolkata", "30 2 * * *", "2026-03-07 12:00", [("03-08 02:30+0530", None)]),
+    ],
+)  # fmt: skip
+def test_explain_names_the_dst_rule_of_each_fire(
+    zone: str, expr: str, after: str, expected: list[tuple[str, str | None]]
+) -> None:
+    explained = tw.Cron(expr, tz=zone).explain(after, len(expected))
+    assert [(f"{t:%m-%d %H:%M%z}", note) for t, note in explained] == expected

@@ -20,17 +20,19 @@ arithmetic on seconds; a zone's offsets are probed once and cached.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
 from .._exceptions import InvalidTrigger
-from .._time import US_PER_SECOND, us_to_dt
+from .._time import US_PER_SECOND, dt_to_us, parse_instant, us_to_dt
 from ._base import Trigger
 from ._cronspec import DAY_S, HORIZON_DAYS, Spec, parse
 from ._offsets import Offsets, offsets_for
 
 __all__ = ["Cron"]
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class Cron(Trigger):
@@ -105,6 +107,25 @@ class Cron(Trigger):
             return None
         return nxt
 
+    def explain(self, after: datetime | str, count: int = 1) -> list[tuple[datetime, str | None]]:
+        """:meth:`upcoming`, with the DST rule that shaped each fire: a short
+        sentence, or None where no rule applied.
+
+        Raises:
+            InvalidTrigger: ``after`` cannot be read as an instant.
+            ValueError: ``count`` is negative.
+        """
+        offsets = self._offsets
+        if offsets.zone is not self.tz:
+            offsets = self._offsets = offsets_for(self.tz)
+        fires = self.upcoming(after, count)
+        seconds = [dt_to_us(fire) // US_PER_SECOND for fire in fires]
+        previous = [parse_instant(after, self.tz, what="after") // US_PER_SECOND, *seconds]
+        return [
+            (fire, dst_rule(self._spec, offsets, second, before))
+            for fire, second, before in zip(fires, seconds, previous, strict=False)
+        ]
+
     def _args(self) -> dict[str, Any]:
         return {
             "expr": self.expr,
@@ -129,6 +150,62 @@ class Cron(Trigger):
         if words is None:
             return f"cron {self.expr!r} in {self.tz_name}"
         return f"{words} ({self.tz_name})"
+
+
+def dst_rule(spec: Spec, offsets: Offsets, fire: int, previous: int) -> str | None:
+    """Which DST rule, if any, shaped instant ``fire`` (whole seconds), the
+    first fire after instant ``previous``."""
+    start, end, offset, before = offsets.period(fire)
+    wall = fire + offset
+    if before < offset and previous < start:  # the clocks sprang forward since `previous`
+        skipped = _walls_between(spec, start + before, start + offset)
+        if skipped and spec.fixed_time and fire == start:
+            verb = "does" if len(skipped) == 1 else "do"
+            return (
+                f"{_listed(skipped)} {verb} not exist (the clocks sprang forward); "
+                "it runs at the first instant after the gap"
+            )
+        if skipped and not spec.fixed_time:
+            day = date.fromordinal((start + before) // DAY_S + _EPOCH_ORDINAL)
+            verb, them = ("does", "it") if len(skipped) == 1 else ("do", "them")
+            return (
+                f"{_listed(skipped)} on {day.isoformat()} {verb} not exist (the clocks "
+                f"sprang forward); a wildcard job skips {them}"
+            )
+    if before > offset and wall < start + before:
+        return f"{_hhmm(wall)} happens twice (the clocks fell back); this is the second pass"
+    _, _, next_offset, _ = offsets.period(end)
+    if next_offset < offset and wall >= end + next_offset:
+        if spec.fixed_time:
+            return (
+                f"{_hhmm(wall)} happens twice (the clocks fall back); "
+                "a fixed-time job runs on the first pass only"
+            )
+        return f"{_hhmm(wall)} happens twice (the clocks fall back); this is the first pass"
+    return None
+
+
+def _walls_between(spec: Spec, low: int, high: int) -> list[str]:
+    """The matching wall times in [low, high), as text (four at most)."""
+    found: list[str] = []
+    horizon = low // DAY_S + 1
+    wall = spec.next_wall(low, horizon)
+    while wall is not None and wall < high and len(found) < 4:
+        found.append(_hhmm(wall))
+        wall = spec.next_wall(wall + 1, horizon)
+    return found
+
+
+def _listed(times: list[str]) -> str:
+    if len(times) > 3:
+        return ", ".join(times[:3]) + ", ..."
+    return " and ".join(times) if len(times) < 3 else f"{times[0]}, {times[1]} and {times[2]}"
+
+
+def _hhmm(wall: int) -> str:
+    hours, rest = divmod(wall % DAY_S, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours:02}:{minutes:02}" + (f":{seconds:02}" if seconds else "")
 
 
 @lru_cache(maxsize=1024)
