@@ -165,6 +165,12 @@ def test_start_and_end_bound_fires() -> None:
         ("0 0 32W * *", ["day-of-month", "32W", "1-31"]),
         ("0 0 * * 9L", ["day-of-week", "9L"]),
         ("0 0 * * 5#6", ["day-of-week", "5#6"]),
+        ("0 0 0W * *", ["day-of-month", "0W", "1-31"]),
+        ("0 0 \u0661W * *", ["day-of-month", "\u0661W"]),  # only ASCII digits
+        ("0 0 * * \u0665L", ["day-of-week", "\u0665L"]),
+        ("0 0 * * L", ["day-of-week", "L follows a weekday"]),
+        ("0 0 1L * *", ["day-of-month", "1l"]),
+        ("0 L * * *", ["hour", "'l'"]),
     ],
 )
 def test_bad_expressions_name_the_bad_part(expr: str, needles: list[str]) -> None:

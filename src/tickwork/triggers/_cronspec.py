@@ -62,7 +62,7 @@ _NAMES = {
     "month": {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
     "day-of-week": {d.lower(): (i + 1) % 7 for i, d in enumerate(calendar.day_abbr)},
 }
-_NEAREST_WEEKDAY = re.compile(r"(\d{1,2})W")
+_NEAREST_WEEKDAY = re.compile(r"([0-9]{1,2})W")
 _LAST_WEEKDAY_OF = re.compile(r"(.+)L")
 
 
@@ -314,7 +314,7 @@ def _split_dow(field: str) -> tuple[str, frozenset[int]]:
             rest.append(part)
             continue
         day = match.group(1)
-        if day.isdigit() and int(day) <= 7:
+        if day in ("0", "1", "2", "3", "4", "5", "6", "7"):
             last.add(int(day) % 7)
         elif day in names:
             last.add(names[day])
