@@ -166,6 +166,10 @@ class Scheduler:
             executor = InlineExecutor() if isinstance(self.clock, FakeClock) else ThreadExecutor()
         self.executor = executor
         self.store: Store = store if store is not None else MemoryStore()
+        self._durable = self.store.durable
+        # With a durable store, the runs a pass over due fires starts wait here
+        # until the pass's writes are flushed (see _run_due).
+        self._deferred: list[tuple[Job, Run, int]] | None = None
         self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
         self.shutdown_timeout = shutdown_timeout
         window = _duration_us(batch_window, "batch_window", allow_zero=True) or 0
@@ -258,6 +262,7 @@ class Scheduler:
                     f"trigger {definition.trigger!r} of job {name!r} never fires after "
                     f"{us_to_dt(now).isoformat()}"
                 )
+            self.store.validate(definition)
             old = self._jobs.get(name)
             if old is not None:
                 self._drop(old)
@@ -343,6 +348,8 @@ class Scheduler:
                         f"{us_to_dt(now).isoformat()}"
                     )
                 definition.trigger = new_trigger
+            definition.runs, definition.last_due_us = state.runs, state.last_due_us
+            self.store.validate(definition)
             # The record is changed in place: runs in flight hold it.
             for field in _DEFINITION:
                 setattr(state, field, getattr(definition, field))
@@ -647,6 +654,23 @@ class Scheduler:
             self._release(done.get(), now)
 
     def _run_due(self, now: int) -> None:
+        if not self._durable:
+            self._run_due_pass(now)
+            return
+        # A durable store: the pass saves state and writes runs ahead; they
+        # are flushed in one go before any of its runs start.
+        deferred: list[tuple[Job, Run, int]] = []
+        self._deferred = deferred
+        try:
+            self._run_due_pass(now)
+        finally:
+            self._deferred = None
+        if deferred:
+            self.store.flush()
+            for state, run, at in deferred:
+                self._start_run(state, run, at)
+
+    def _run_due_pass(self, now: int) -> None:
         if not self._done.empty():
             self._drain_done(now)
         timers = self._timers
@@ -804,28 +828,36 @@ class Scheduler:
 
     def _start(self, state: Job, due: int, now: int) -> None:
         """Start one scheduled run (its run number is ``state.runs``)."""
+        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
+        if self._durable:
+            self.store.run_started(run)
+            if self._deferred is not None:
+                self._deferred.append((state, run, now))
+                return
+            self.store.flush()
+        self._start_run(state, run, now)
+
+    def _start_run(self, state: Job, run: Run, now: int) -> None:
         if self.executor.inline and not (state.jitter_us or state.timeout_us or state.retry):
             cls = self.app._services.get(state.service)
             if cls is not None and not cls.is_async():
-                self._run_inline(state, due, cls)
+                self._run_inline(state, run, cls)
                 return
         state._busy += 1
-        run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
         task = _RunTask(self, state, run, state.extra)
         if state.jitter_us:
-            at = max(now, due + random.randrange(state.jitter_us))
+            at = max(now, run.scheduled_us + random.randrange(state.jitter_us))
             task.not_before = at
             self._push_timer(at, self._launch, task)
         else:
             self._launch(task)
 
-    def _run_inline(self, state: Job, due: int, cls: type[Service]) -> None:
+    def _run_inline(self, state: Job, run: Run, cls: type[Service]) -> None:
         """The fast path for the common case: a sync service on the inline
         executor, with no jitter, timeout or retry. It behaves exactly as the
         general path (``_launch`` -> ``_RunTask.run`` -> ``_finish``) would,
         with a fraction of the calls: this is what a fire costs in tests and
         simulations."""
-        run = Run(new_cid(), state.name, state.service, due, state.runs)
         if self._collect is not None:
             self._collect.append(run)
         if self._listeners:
@@ -833,7 +865,7 @@ class Scheduler:
         state._busy += 1
         clock = self.clock
         run.started_us = clock.now_us()
-        info = JobInfo(run.job, due, run.run_number)
+        info = JobInfo(run.job, run.scheduled_us, run.run_number)
         try:
             run_service_sync(
                 cls(self.app, Request(state.extra, cid=run.cid, channel="scheduler", job=info))

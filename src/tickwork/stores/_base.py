@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from .._model import Job, Run
 
@@ -25,7 +26,16 @@ class Store(ABC):
 
     A scheduler built on a store loads its records at start: a scheduler
     restarted on the same store continues where the last one left off.
+
+    A *durable* store (``durable = True``) may buffer writes; the scheduler
+    calls :meth:`flush` before any scheduled run starts, so that the state
+    saying a due time was taken, and the run's record (:meth:`run_started`),
+    are on disk before the service runs: a crash then never lets a restarted
+    scheduler run that due time again.
     """
+
+    #: True when writes must be flushed before a run starts (see the class doc).
+    durable: ClassVar[bool] = False
 
     @abstractmethod
     def load_jobs(self) -> list[Job]:
@@ -64,6 +74,20 @@ class Store(ABC):
     @abstractmethod
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         """Runs of ``job`` (or of every job), newest first, at most ``limit``."""
+
+    def validate(self, job: Job) -> None:  # noqa: B027 - optional hook
+        """Raise ValueError or TypeError, naming the part, if ``job`` cannot be
+        kept (say, an extra that is not JSON). Called before a job is added or
+        changed, so that a refused job changes nothing."""
+
+    def run_started(self, run: Run) -> None:  # noqa: B027 - optional hook
+        """A scheduled run is about to start (its outcome is None): a durable
+        store writes it ahead, with the job's state, so that a run cut short by
+        a crash is found at the next start instead of being lost."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook
+        """Make every write so far durable (a store that buffers nothing has
+        nothing to do)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
