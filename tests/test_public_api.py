@@ -12,10 +12,10 @@ DOCUMENTED = {
     # clocks, executors, stores
     "Clock", "SystemClock", "FakeClock",
     "Executor", "InlineExecutor", "ThreadExecutor", "AsyncioExecutor",
-    "Store", "MemoryStore",
+    "Store", "MemoryStore", "SQLiteStore",
     # errors
     "TickworkError", "InvalidTrigger", "ServiceNotFound", "JobNotFound",
-    "DuplicateJob", "ConnectionNotFound",
+    "DuplicateJob", "ConnectionNotFound", "StoreError",
     "__version__",
 }  # fmt: skip
 

@@ -27,13 +27,14 @@ from ._exceptions import (
     InvalidTrigger,
     JobNotFound,
     ServiceNotFound,
+    StoreError,
     TickworkError,
 )
 from ._model import Event, Job, Retry, Run
 from ._scheduler import Scheduler
 from ._service import JobInfo, Request, Response, Service, service
 from .executors import AsyncioExecutor, Executor, InlineExecutor, ThreadExecutor
-from .stores import MemoryStore, Store
+from .stores import MemoryStore, SQLiteStore, Store
 from .triggers import Cron, Interval, OneTime, Trigger
 
 __version__ = "0.1.0"
@@ -60,10 +61,12 @@ __all__ = [
     "Response",
     "Retry",
     "Run",
+    "SQLiteStore",
     "Scheduler",
     "Service",
     "ServiceNotFound",
     "Store",
+    "StoreError",
     "SystemClock",
     "ThreadExecutor",
     "TickworkError",

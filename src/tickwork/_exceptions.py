@@ -9,7 +9,8 @@ Leaves also derive from the matching built-in, so code that already catches
     ├── ServiceNotFound(LookupError)     no service registered by that name
     ├── JobNotFound(LookupError)         no job by that name
     ├── DuplicateJob(ValueError)         a job by that name exists already
-    └── ConnectionNotFound(LookupError)  no connection by that name
+    ├── ConnectionNotFound(LookupError)  no connection by that name
+    └── StoreError                       a store cannot be opened, read or written
 
 Messages quote the offending name with ``!r``.
 """
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidTrigger",
     "JobNotFound",
     "ServiceNotFound",
+    "StoreError",
     "TickworkError",
 ]
 
@@ -79,3 +81,8 @@ class ConnectionNotFound(TickworkError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class StoreError(TickworkError):
+    """A store cannot be opened, read or written; the message names the store
+    (never its credentials) and the part that failed."""

@@ -374,6 +374,7 @@ class Scheduler:
                 state.next_fire_us = None
                 state._backlog = None
                 self._save_state(state)
+                self.store.flush()  # durable when the call returns
                 self._emit("job_paused", name)
             return self._snapshot(state)
 
@@ -397,6 +398,7 @@ class Scheduler:
                 if nxt is not None and (left is None or left > 0):
                     self._schedule(state, nxt)  # else it stays without one: exhausted
                 self._save_state(state)
+                self.store.flush()
                 self._emit("job_resumed", name)
                 self._maybe_done(state)
                 self._cond.notify_all()
@@ -547,6 +549,10 @@ class Scheduler:
         self._thread = None
         self.clock.unwatch(self._wake)
         self.executor.shutdown(wait=wait, timeout=self.shutdown_timeout)
+        try:
+            self.store.flush()  # the runs that just finished
+        except Exception:
+            log.exception("the store could not save the last runs at shutdown")
 
     def __enter__(self) -> Scheduler:
         self.start()

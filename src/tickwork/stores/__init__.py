@@ -2,5 +2,6 @@
 
 from ._base import Store
 from ._memory import MemoryStore
+from ._sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "Store"]
+__all__ = ["MemoryStore", "SQLiteStore", "Store"]

@@ -1,0 +1,486 @@
+"""SQLiteStore: jobs, their state and their history in one SQLite file.
+
+The embedded default for durability with nothing to install (the standard
+library's sqlite3). Everything is plain data: a job's definition is a JSON
+column, its state and its runs are plain columns; nothing is pickled or
+evaluated.
+
+Writes are buffered and committed in batches, in one transaction each:
+
+- the scheduler's state changes after a fire and the records of the runs it
+  is about to start are committed together, by :meth:`SQLiteStore.flush`,
+  which the scheduler calls before any of those runs starts (write-ahead: a
+  due time whose run started is never run again after a crash);
+- finished runs are committed by a background flusher within
+  ``flush_interval`` (and by any flush before that). A run whose record had
+  not been committed when the process died keeps its write-ahead record, and
+  the next start marks it ``error`` with ``interrupted: ...`` as its error.
+
+The file is opened in WAL mode with ``synchronous=NORMAL``: a commit survives
+the process being killed; only a power cut can lose the last commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from .._exceptions import StoreError
+from .._model import Job, Run
+from .._time import td_to_us
+from ._base import Store
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger("tickwork.stores.sqlite")
+
+SCHEMA_VERSION = 1
+
+# _MIGRATIONS[n] takes a file from schema version n to n + 1.
+_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE tickwork_jobs (
+            name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            next_fire_us INTEGER,
+            runs INTEGER NOT NULL DEFAULT 0,
+            last_due_us INTEGER,
+            active INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE tickwork_runs (
+            cid TEXT PRIMARY KEY,
+            job TEXT NOT NULL,
+            service TEXT NOT NULL,
+            scheduled_us INTEGER NOT NULL,
+            run_number INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            manual INTEGER NOT NULL,
+            started_us INTEGER,
+            finished_us INTEGER,
+            outcome TEXT,
+            error TEXT,
+            recorded_us INTEGER NOT NULL,
+            owner TEXT
+        )""",
+        "CREATE INDEX tickwork_runs_by_job ON tickwork_runs (job, recorded_us)",
+        "CREATE INDEX tickwork_runs_by_time ON tickwork_runs (recorded_us)",
+        "CREATE INDEX tickwork_runs_open ON tickwork_runs (owner) WHERE outcome IS NULL",
+    ],
+]
+
+_STATE_SQL = (
+    "UPDATE tickwork_jobs SET next_fire_us = ?, runs = ?, last_due_us = ?, active = ? "
+    "WHERE name = ?"
+)
+_RUN_COLUMNS = (
+    "cid, job, service, scheduled_us, run_number, attempt, manual, started_us, "
+    "finished_us, outcome, error, recorded_us, owner"
+)
+_STARTED_SQL = (
+    f"INSERT OR IGNORE INTO tickwork_runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+)
+_FINISHED_SQL = (
+    f"INSERT INTO tickwork_runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 13)}) "
+    "ON CONFLICT (cid) DO UPDATE SET started_us = excluded.started_us, "
+    "finished_us = excluded.finished_us, outcome = excluded.outcome, "
+    "error = excluded.error, recorded_us = excluded.recorded_us"
+)
+_HISTORY_COLUMNS = (
+    "attempt, cid, error, finished_us, job, manual, outcome, run_number, scheduled_us, "
+    "service, started_us"
+)  # Run.__slots__ order, for Run.from_row
+INTERRUPTED = "interrupted: the scheduler stopped before the run finished"
+
+
+def _run_row(run: Run, owner: str) -> tuple[Any, ...]:
+    recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
+    return (
+        run.cid,
+        run.job,
+        run.service,
+        run.scheduled_us,
+        run.run_number,
+        run.attempt,
+        int(run.manual),
+        run.started_us,
+        run.finished_us,
+        run.outcome,
+        run.error,
+        recorded,
+        owner,
+    )
+
+
+def _definition(job: Job) -> dict[str, Any]:
+    data = job.to_dict()
+    for state in ("next_fire_us", "runs", "last_due_us", "active"):
+        del data[state]
+    return data
+
+
+class SQLiteStore(Store):
+    """Keeps jobs, their state and their run history in a SQLite file.
+
+    Args:
+        path: the file (created when missing, with its tables). Other tables
+            in the file are left alone: tickwork's are named ``tickwork_*``.
+        history_limit: runs kept per job (>= 1); older ones are deleted.
+        history_max_age: runs recorded longer ago than this are deleted too
+            (None: kept by count only).
+        flush_interval: how long a finished run's record may wait before it
+            is committed (see the module doc).
+
+    Raises:
+        StoreError: the file cannot be opened, is not a SQLite database, or
+            was written by a newer tickwork (its schema version is named).
+        ValueError: an argument is out of range.
+    """
+
+    durable = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        history_limit: int = 1000,
+        history_max_age: timedelta | None = None,
+        flush_interval: timedelta = timedelta(milliseconds=20),
+    ) -> None:
+        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
+            raise ValueError(f"history_limit must be a whole number, got {history_limit!r}")
+        if history_limit < 1:
+            raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
+        if history_max_age is not None and (
+            not isinstance(history_max_age, timedelta) or history_max_age <= timedelta(0)
+        ):
+            raise ValueError(f"history_max_age must be a timedelta > 0, got {history_max_age!r}")
+        if not isinstance(flush_interval, timedelta) or flush_interval < timedelta(0):
+            raise ValueError(f"flush_interval must be a timedelta >= 0, got {flush_interval!r}")
+        self.path = os.fspath(path)
+        self.history_limit = history_limit
+        self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
+        self._interval = flush_interval.total_seconds()
+        #: This process's mark on the runs it starts.
+        self.owner = uuid.uuid4().hex[:12]
+        self._db_lock = threading.RLock()
+        self._pending = threading.Condition(threading.Lock())
+        self._states: dict[str, tuple[int | None, int, int | None, int, str]] = {}
+        self._started: list[tuple[Any, ...]] = []
+        self._finished: list[tuple[Any, ...]] = []
+        self._touched: dict[str, int] = {}  # job -> runs recorded since its last trim
+        self._latest_us = 0  # the newest recorded time seen: "now" for history_max_age
+        self._since_age_trim = 0
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+        self._db = self._open()
+
+    # ----------------------------------------------------------- opening
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        except StoreError:
+            db.close()
+            raise
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS tickwork_meta (key TEXT PRIMARY KEY, value TEXT)"
+            )
+            row = db.execute(
+                "SELECT value FROM tickwork_meta WHERE key = 'schema_version'"
+            ).fetchone()
+            version = 0 if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"SQLite store {self.path!r} has schema version {version}, newer than "
+                    f"this tickwork's ({SCHEMA_VERSION}): upgrade tickwork to use it"
+                )
+            for step in _MIGRATIONS[version:]:
+                for statement in step:
+                    db.execute(statement)
+            db.execute(
+                "INSERT OR REPLACE INTO tickwork_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT value FROM tickwork_meta WHERE key = 'schema_version'"
+            ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------- jobs
+    def validate(self, job: Job) -> None:
+        self._encode(job)
+
+    def _encode(self, job: Job) -> str:
+        try:
+            return json.dumps(_definition(job), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"job {job.name!r} cannot be kept in a SQLiteStore: its extra must be "
+                f"JSON data (str, number, bool, None, list, dict): {exc}"
+            ) from None
+
+    def load_jobs(self) -> list[Job]:
+        self.flush()
+        with self._db_lock:
+            self._write(
+                lambda db: db.execute(
+                    "UPDATE tickwork_runs SET outcome = 'error', error = ? "
+                    "WHERE outcome IS NULL AND (owner IS NULL OR owner != ?)",
+                    (INTERRUPTED, self.owner),
+                )
+            )
+            rows = self._db.execute(
+                "SELECT name, definition, next_fire_us, runs, last_due_us, active "
+                "FROM tickwork_jobs ORDER BY name"
+            ).fetchall()
+        jobs: list[Job] = []
+        for name, definition, next_fire_us, runs, last_due_us, active in rows:
+            try:
+                data = json.loads(definition)
+                if not isinstance(data, dict):
+                    raise ValueError("the definition is not a JSON object")
+                data.update(
+                    name=name,
+                    next_fire_us=next_fire_us,
+                    runs=runs,
+                    last_due_us=last_due_us,
+                    active=bool(active),
+                )
+                jobs.append(Job.from_dict(data))
+            except Exception as exc:
+                log.error(
+                    "job %r in SQLite store %r cannot be read, so it is left out: %s: %s",
+                    name,
+                    self.path,
+                    type(exc).__name__,
+                    exc,
+                )
+        return jobs
+
+    def put_job(self, job: Job) -> None:
+        definition = self._encode(job)
+        values = (
+            job.name,
+            definition,
+            job.next_fire_us,
+            job.runs,
+            job.last_due_us,
+            int(job.active),
+        )
+        with self._pending:
+            self._states.pop(job.name, None)  # superseded by the whole record
+        self._commit(
+            extra=(
+                "INSERT INTO tickwork_jobs (name, definition, next_fire_us, runs, last_due_us, "
+                "active) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "definition = excluded.definition, next_fire_us = excluded.next_fire_us, "
+                "runs = excluded.runs, last_due_us = excluded.last_due_us, "
+                "active = excluded.active",
+                values,
+            )
+        )
+
+    def update_state(
+        self,
+        job: Job,
+        *,
+        next_fire_us: int | None,
+        runs: int,
+        last_due_us: int | None,
+        active: bool,
+    ) -> None:
+        with self._pending:
+            self._states[job.name] = (next_fire_us, runs, last_due_us, int(active), job.name)
+
+    def remove_job(self, name: str) -> None:
+        with self._pending:
+            self._states.pop(name, None)
+        self._commit(extra=("DELETE FROM tickwork_jobs WHERE name = ?", (name,)))
+
+    # ------------------------------------------------------------- runs
+    def run_started(self, run: Run) -> None:
+        row = _run_row(run, self.owner)
+        with self._pending:
+            self._started.append(row)
+
+    def add_run(self, run: Run) -> None:
+        row = _run_row(run, self.owner)
+        with self._pending:
+            self._finished.append(row)
+            if len(self._finished) == 1:
+                self._pending.notify()
+            if self._flusher is None and not self._closed:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="tickwork-sqlite-flush", daemon=True
+                )
+                self._flusher.start()
+
+    def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
+        if limit <= 0:
+            return []
+        self.flush()
+        limit = min(limit, self.history_limit if job is not None else limit)
+        query = f"SELECT {_HISTORY_COLUMNS} FROM tickwork_runs WHERE outcome IS NOT NULL"
+        args: tuple[Any, ...] = ()
+        if job is not None:
+            query += " AND job = ?"
+            args = (job,)
+        query += " ORDER BY recorded_us DESC, rowid DESC LIMIT ?"
+        with self._db_lock:
+            rows = self._db.execute(query, (*args, limit)).fetchall()
+        runs = []
+        for row in rows:
+            run = Run.from_row(row)
+            run.manual = bool(run.manual)
+            runs.append(run)
+        return runs
+
+    # ---------------------------------------------------------- writing
+    def flush(self) -> None:
+        self._commit()
+
+    def _commit(self, extra: tuple[str, Sequence[Any]] | None = None) -> None:
+        """Commit what is pending (and ``extra``, a statement and its values)
+        in one transaction. On failure the pending writes stay pending."""
+        with self._db_lock:
+            with self._pending:
+                states = list(self._states.values())
+                started, finished = self._started, self._finished
+                self._states, self._started, self._finished = {}, [], []
+            if not (states or started or finished or extra):
+                return
+
+            def write(db: sqlite3.Connection) -> None:
+                if states:
+                    db.executemany(_STATE_SQL, states)
+                if started:
+                    db.executemany(_STARTED_SQL, started)
+                if finished:
+                    db.executemany(_FINISHED_SQL, finished)
+                if extra is not None:
+                    db.execute(*extra)
+
+            try:
+                self._write(write)
+            except StoreError:
+                with self._pending:  # keep them for the next try; newer states win
+                    for values in states:
+                        self._states.setdefault(values[4], values)
+                    self._started[:0] = started
+                    self._finished[:0] = finished
+                raise
+            if finished:
+                self._note_recorded(finished)
+
+    def _write(self, work: Any) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r}: write failed: {exc}") from None
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._pending:
+                while not self._finished and not self._closed:
+                    self._pending.wait()
+                if self._closed:
+                    return
+            # Let a burst of finishing runs gather, then commit them together.
+            threading.Event().wait(self._interval)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("SQLite store %r: could not commit finished runs", self.path)
+                threading.Event().wait(1.0)
+
+    # --------------------------------------------------------- retention
+    def _note_recorded(self, rows: list[tuple[Any, ...]]) -> None:
+        trim: list[str] = []
+        every = max(16, self.history_limit // 8)
+        for row in rows:
+            job = row[1]
+            count = self._touched.get(job, 0) + 1
+            self._touched[job] = count
+            if count >= every:
+                trim.append(job)
+            if row[11] > self._latest_us:
+                self._latest_us = row[11]
+        self._since_age_trim += len(rows)
+        by_age = self._max_age_us is not None and self._since_age_trim >= 512
+        if trim or by_age:
+            self._trim(trim, by_age)
+
+    def _trim(self, jobs: list[str], by_age: bool) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            for job in jobs:
+                self._touched.pop(job, None)
+                db.execute(
+                    "DELETE FROM tickwork_runs WHERE job = ? AND outcome IS NOT NULL AND "
+                    "rowid NOT IN (SELECT rowid FROM tickwork_runs WHERE job = ? AND "
+                    "outcome IS NOT NULL ORDER BY recorded_us DESC, rowid DESC LIMIT ?)",
+                    (job, job, self.history_limit),
+                )
+            if by_age and self._max_age_us is not None:
+                self._since_age_trim = 0
+                db.execute(
+                    "DELETE FROM tickwork_runs WHERE recorded_us < ? AND outcome IS NOT NULL",
+                    (self._latest_us - self._max_age_us,),
+                )
+
+        self._write(work)
+
+    # ------------------------------------------------------------ closing
+    def close(self) -> None:
+        with self._pending:
+            if self._closed:
+                return
+            self._closed = True
+            self._pending.notify_all()
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
+        try:
+            self.flush()
+        finally:
+            with self._db_lock:
+                self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r}, history_limit={self.history_limit})"
