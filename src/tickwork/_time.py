@@ -106,6 +106,23 @@ def local_to_us(local: datetime, zone: tzinfo, *, what: str, reject_gap: bool = 
     return dt_to_us(placed)
 
 
+def _parse_text(text: str, what: str) -> datetime:
+    # The standard library's parser is C and reads what stores write; dateutil
+    # reads the rest of ISO 8601, then free-form text.
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return _dateparser.isoparse(text)
+    except ValueError:
+        pass
+    try:
+        return _dateparser.parse(text)
+    except (ValueError, OverflowError):
+        raise InvalidTrigger(f"{what} {text!r} is not a date and time") from None
+
+
 def parse_instant(value: object, zone: tzinfo, *, what: str) -> int:
     """Parse a datetime or string into an instant; naive values are wall times in ``zone``.
 
@@ -114,14 +131,7 @@ def parse_instant(value: object, zone: tzinfo, *, what: str) -> int:
             or names a wall time that does not exist in ``zone``.
     """
     if isinstance(value, str):
-        try:
-            parsed = _dateparser.isoparse(value)
-        except ValueError:
-            try:
-                parsed = _dateparser.parse(value)
-            except (ValueError, OverflowError):
-                raise InvalidTrigger(f"{what} {value!r} is not a date and time") from None
-        value = parsed
+        value = _parse_text(value, what)
     if not isinstance(value, datetime):
         raise InvalidTrigger(
             f"{what} must be a datetime or an ISO 8601 string, got {type(value).__name__}"
