@@ -38,7 +38,7 @@ from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
 from ._service import JobInfo, Request, Service, new_cid, run_service_async, run_service_sync
 from ._time import get_zone, td_to_us, us_to_dt, zone_name
 from .executors import Executor, InlineExecutor, ThreadExecutor
-from .stores import MemoryStore, Store
+from .stores import NO_CLAIM, MemoryStore, Store
 from .triggers import Trigger
 
 __all__ = ["Scheduler"]
@@ -672,9 +672,12 @@ class Scheduler:
         finally:
             self._deferred = None
         if deferred:
-            self.store.flush()
+            refused = self.store.flush()
             for state, run, at in deferred:
-                self._start_run(state, run, at)
+                if state.name not in refused:
+                    self._start_run(state, run, at)
+            if refused:
+                self._taken_elsewhere(refused)
 
     def _run_due_pass(self, now: int) -> None:
         if not self._done.empty():
@@ -749,6 +752,7 @@ class Scheduler:
             dues = [due]
         plan = self._plan(state, dues, now)
         starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
+        claimed_from = state.last_due_us
         state.last_due_us = dues[-1]
         left = self._runs_left(state)
         if left is not None and left <= starts:
@@ -772,17 +776,18 @@ class Scheduler:
                     self._record_unrun(state, when, now, kind)
         finally:
             self._firing = outer
-        self._save_state(state)
+        self._save_state(state, claimed_from)
         self._maybe_done(state)
 
     def _fire_one(self, state: Job, due: int, nxt: int | None, now: int) -> None:
+        claimed_from = state.last_due_us
         state.last_due_us = due
         state.runs += 1
         left = self._runs_left(state)
         if left is not None and left <= 0:
             nxt = None
         self._set_next(state, nxt)
-        self._save_state(state)
+        self._save_state(state, claimed_from)
         self._start(state, due, now)
         if nxt is None:  # exhausted: the job is done once nothing waits
             self._maybe_done(state)
@@ -840,7 +845,11 @@ class Scheduler:
             if self._deferred is not None:
                 self._deferred.append((state, run, now))
                 return
-            self.store.flush()
+            refused = self.store.flush()
+            if refused:
+                self._taken_elsewhere(refused)
+                if state.name in refused:
+                    return
         self._start_run(state, run, now)
 
     def _start_run(self, state: Job, run: Run, now: int) -> None:
@@ -1126,14 +1135,28 @@ class Scheduler:
             return None
         return repeats - state.runs - len(state._backlog or ())
 
-    def _save_state(self, state: Job) -> None:
+    def _save_state(self, state: Job, claimed_from: Any = NO_CLAIM) -> None:
+        """Hand the job's state to the store; a fire passes the last due time
+        the job had before it (``claimed_from``), which makes the change a claim."""
         self.store.update_state(
             state,
             next_fire_us=state.next_fire_us,
             runs=state.runs,
             last_due_us=state.last_due_us,
             active=state.active,
+            expected_last_due=claimed_from,
         )
+
+    def _taken_elsewhere(self, names: set[str]) -> None:
+        """The store refused these jobs' claims: another scheduler changed or
+        took them. Stop firing them here; they are taken up again from the
+        store's state when this scheduler learns of the change."""
+        for name in names:
+            state = self._jobs.get(name)
+            if state is not None:
+                log.warning("job %r was changed or taken by another scheduler", name)
+                self._drop(state)
+                del self._jobs[name]
 
     def _state(self, name: str) -> Job:
         try:

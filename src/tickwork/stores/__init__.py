@@ -1,7 +1,7 @@
 """Stores: where jobs, their state and their history are kept."""
 
-from ._base import Store
+from ._base import NO_CLAIM, Store
 from ._memory import MemoryStore
 from ._sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store"]
+__all__ = ["NO_CLAIM", "MemoryStore", "SQLiteStore", "Store"]

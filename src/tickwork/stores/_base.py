@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .._model import Job, Run
 
-__all__ = ["Store"]
+__all__ = ["NO_CLAIM", "Store"]
+
+
+class _NoClaim:
+    def __repr__(self) -> str:
+        return "NO_CLAIM"
+
+
+#: ``update_state(..., expected_last_due=NO_CLAIM)``: a change that is not a fire.
+NO_CLAIM: Any = _NoClaim()
 
 
 class Store(ABC):
@@ -57,10 +66,17 @@ class Store(ABC):
         runs: int,
         last_due_us: int | None,
         active: bool,
+        expected_last_due: Any = NO_CLAIM,
     ) -> None:
         """Change the state fields of ``job``, the record last given to
         :meth:`put_job` (a job no longer kept is ignored). Called after each
-        fire; handing over the record, not its name, spares a lookup there."""
+        fire; handing over the record, not its name, spares a lookup there.
+
+        A fire passes ``expected_last_due``, the last due time the job had
+        before it: a store that several schedulers may share applies the
+        change only if it still holds that value (a *claim*), and
+        :meth:`flush` names the jobs whose claims it refused. A store for one
+        scheduler may ignore it."""
 
     @abstractmethod
     def remove_job(self, name: str) -> None:
@@ -85,9 +101,12 @@ class Store(ABC):
         store writes it ahead, with the job's state, so that a run cut short by
         a crash is found at the next start instead of being lost."""
 
-    def flush(self) -> None:  # noqa: B027 - optional hook
+    def flush(self) -> set[str]:
         """Make every write so far durable (a store that buffers nothing has
-        nothing to do)."""
+        nothing to do); return the jobs whose claims were refused (see
+        :meth:`update_state`): their runs written ahead are dropped, and they
+        must not start."""
+        return set()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

@@ -57,8 +57,10 @@ class MemoryStore(Store):
         runs: int,
         last_due_us: int | None,
         active: bool,
+        expected_last_due: Any = None,
     ) -> None:
-        # The record is the object this store keeps (see put_job): no lookup.
+        # One scheduler at a time: claims always hold. The record is the
+        # object this store keeps (see put_job): no lookup.
         # With a scheduler holding it, it already has these values.
         job.next_fire_us = next_fire_us
         job.runs = runs

@@ -28,14 +28,15 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from .._exceptions import StoreError
 from .._model import Job, Run
 from .._time import td_to_us
-from ._base import Store
+from ._base import NO_CLAIM
+from ._buffered import BufferedStore, StateChange
 
 __all__ = ["SQLiteStore"]
 
@@ -79,6 +80,9 @@ _STATE_SQL = (
     "UPDATE tickwork_jobs SET next_fire_us = ?, runs = ?, last_due_us = ?, active = ? "
     "WHERE name = ?"
 )
+# A fire's claim: applied only while the stored job is active and still has
+# the last due time the scheduler saw.
+_CLAIM_SQL = _STATE_SQL + " AND active = 1 AND last_due_us IS ?"
 _RUN_COLUMNS = (
     "cid, job, service, scheduled_us, run_number, attempt, manual, started_us, "
     "finished_us, outcome, error, recorded_us, owner"
@@ -125,7 +129,7 @@ def _definition(job: Job) -> dict[str, Any]:
     return data
 
 
-class SQLiteStore(Store):
+class SQLiteStore(BufferedStore):
     """Keeps jobs, their state and their run history in a SQLite file.
 
     Args:
@@ -143,8 +147,6 @@ class SQLiteStore(Store):
         ValueError: an argument is out of range.
     """
 
-    durable = True
-
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -161,24 +163,16 @@ class SQLiteStore(Store):
             not isinstance(history_max_age, timedelta) or history_max_age <= timedelta(0)
         ):
             raise ValueError(f"history_max_age must be a timedelta > 0, got {history_max_age!r}")
-        if not isinstance(flush_interval, timedelta) or flush_interval < timedelta(0):
-            raise ValueError(f"flush_interval must be a timedelta >= 0, got {flush_interval!r}")
+        super().__init__(flush_interval)
         self.path = os.fspath(path)
         self.history_limit = history_limit
         self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
-        self._interval = flush_interval.total_seconds()
         #: This process's mark on the runs it starts.
         self.owner = uuid.uuid4().hex[:12]
         self._db_lock = threading.RLock()
-        self._pending = threading.Condition(threading.Lock())
-        self._states: dict[str, tuple[int | None, int, int | None, int, str]] = {}
-        self._started: list[tuple[Any, ...]] = []
-        self._finished: list[tuple[Any, ...]] = []
         self._touched: dict[str, int] = {}  # job -> runs recorded since its last trim
         self._latest_us = 0  # the newest recorded time seen: "now" for history_max_age
         self._since_age_trim = 0
-        self._flusher: threading.Thread | None = None
-        self._closed = False
         self._db = self._open()
 
     # ----------------------------------------------------------- opening
@@ -297,10 +291,9 @@ class SQLiteStore(Store):
             job.last_due_us,
             int(job.active),
         )
-        with self._pending:
-            self._states.pop(job.name, None)  # superseded by the whole record
-        self._commit(
-            extra=(
+        self._forget_state(job.name)  # superseded by the whole record
+        self._apply(
+            lambda db: db.execute(
                 "INSERT INTO tickwork_jobs (name, definition, next_fire_us, runs, last_due_us, "
                 "active) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "definition = excluded.definition, next_fire_us = excluded.next_fire_us, "
@@ -310,40 +303,16 @@ class SQLiteStore(Store):
             )
         )
 
-    def update_state(
-        self,
-        job: Job,
-        *,
-        next_fire_us: int | None,
-        runs: int,
-        last_due_us: int | None,
-        active: bool,
-    ) -> None:
-        with self._pending:
-            self._states[job.name] = (next_fire_us, runs, last_due_us, int(active), job.name)
-
     def remove_job(self, name: str) -> None:
-        with self._pending:
-            self._states.pop(name, None)
-        self._commit(extra=("DELETE FROM tickwork_jobs WHERE name = ?", (name,)))
+        self._forget_state(name)
+        self._apply(lambda db: db.execute("DELETE FROM tickwork_jobs WHERE name = ?", (name,)))
 
-    # ------------------------------------------------------------- runs
-    def run_started(self, run: Run) -> None:
-        row = _run_row(run, self.owner)
-        with self._pending:
-            self._started.append(row)
-
-    def add_run(self, run: Run) -> None:
-        row = _run_row(run, self.owner)
-        with self._pending:
-            self._finished.append(row)
-            if len(self._finished) == 1:
-                self._pending.notify()
-            if self._flusher is None and not self._closed:
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name="tickwork-sqlite-flush", daemon=True
-                )
-                self._flusher.start()
+    def _apply(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """Flush what is pending, then write ``work`` in a transaction of its own."""
+        with self._write_lock:
+            self.flush()
+            with self._db_lock:
+                self._write(work)
 
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         if limit <= 0:
@@ -366,43 +335,44 @@ class SQLiteStore(Store):
         return runs
 
     # ---------------------------------------------------------- writing
-    def flush(self) -> None:
-        self._commit()
+    def _write_batch(
+        self, states: list[StateChange], started: list[Run], finished: list[Run]
+    ) -> set[str]:
+        refused: set[str] = set()
+        finished_rows = [_run_row(run, self.owner) for run in finished]
 
-    def _commit(self, extra: tuple[str, Sequence[Any]] | None = None) -> None:
-        """Commit what is pending (and ``extra``, a statement and its values)
-        in one transaction. On failure the pending writes stay pending."""
+        def work(db: sqlite3.Connection) -> None:
+            for change in states:
+                values = (
+                    change.next_fire_us,
+                    change.runs,
+                    change.last_due_us,
+                    int(change.active),
+                    change.name,
+                )
+                if change.expected is NO_CLAIM:
+                    db.execute(_STATE_SQL, values)
+                elif db.execute(_CLAIM_SQL, (*values, change.expected)).rowcount == 0:
+                    refused.add(change.name)
+            rows = [_run_row(run, self.owner) for run in started if run.job not in refused]
+            if rows:
+                db.executemany(_STARTED_SQL, rows)
+            if finished_rows:
+                db.executemany(_FINISHED_SQL, finished_rows)
+
         with self._db_lock:
-            with self._pending:
-                states = list(self._states.values())
-                started, finished = self._started, self._finished
-                self._states, self._started, self._finished = {}, [], []
-            if not (states or started or finished or extra):
-                return
+            self._write(work)
+            if finished_rows:
+                self._note_recorded(finished_rows)
+        if refused:
+            log.warning(
+                "SQLite store %r: claims refused for %s (another scheduler has them)",
+                self.path,
+                ", ".join(sorted(map(repr, refused))),
+            )
+        return refused
 
-            def write(db: sqlite3.Connection) -> None:
-                if states:
-                    db.executemany(_STATE_SQL, states)
-                if started:
-                    db.executemany(_STARTED_SQL, started)
-                if finished:
-                    db.executemany(_FINISHED_SQL, finished)
-                if extra is not None:
-                    db.execute(*extra)
-
-            try:
-                self._write(write)
-            except StoreError:
-                with self._pending:  # keep them for the next try; newer states win
-                    for values in states:
-                        self._states.setdefault(values[4], values)
-                    self._started[:0] = started
-                    self._finished[:0] = finished
-                raise
-            if finished:
-                self._note_recorded(finished)
-
-    def _write(self, work: Any) -> None:
+    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -414,21 +384,6 @@ class SQLiteStore(Store):
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r}: write failed: {exc}") from None
-
-    def _flush_loop(self) -> None:
-        while True:
-            with self._pending:
-                while not self._finished and not self._closed:
-                    self._pending.wait()
-                if self._closed:
-                    return
-            # Let a burst of finishing runs gather, then commit them together.
-            threading.Event().wait(self._interval)
-            try:
-                self.flush()
-            except Exception:
-                log.exception("SQLite store %r: could not commit finished runs", self.path)
-                threading.Event().wait(1.0)
 
     # --------------------------------------------------------- retention
     def _note_recorded(self, rows: list[tuple[Any, ...]]) -> None:
@@ -468,14 +423,8 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:
-        with self._pending:
-            if self._closed:
-                return
-            self._closed = True
-            self._pending.notify_all()
-        flusher = self._flusher
-        if flusher is not None:
-            flusher.join()
+        if not self._stop_flusher():
+            return
         try:
             self.flush()
         finally:

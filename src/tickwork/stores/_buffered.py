@@ -1,0 +1,157 @@
+"""The write buffer that the durable stores share.
+
+State changes and the records of runs about to start are buffered until the
+scheduler flushes them (once per pass over due fires, before any of those
+runs starts); finished runs are flushed by a background thread within
+``flush_interval``. A subclass writes a whole batch at once, atomically, in
+:meth:`BufferedStore._write_batch`.
+
+A state change made by a fire is a *claim*: it carries the last due time the
+scheduler believed the job had, and the store applies it only if the stored
+one still matches (and, in a fleet, only if this scheduler holds the job).
+A refused claim means another scheduler took the job: the runs written ahead
+for it are dropped with it, and :meth:`flush` names the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from .._model import Job, Run
+from ._base import NO_CLAIM, Store
+
+__all__ = ["BufferedStore", "StateChange"]
+
+log = logging.getLogger("tickwork.stores")
+
+
+@dataclass(slots=True)
+class StateChange:
+    """A job's new state, and the claim it makes (``expected`` is the last due
+    time the store must still hold, or NO_CLAIM)."""
+
+    name: str
+    next_fire_us: int | None
+    runs: int
+    last_due_us: int | None
+    active: bool
+    expected: Any = NO_CLAIM
+
+
+class BufferedStore(Store):
+    """A store that batches its writes (see the module doc)."""
+
+    durable = True
+
+    def __init__(self, flush_interval: timedelta) -> None:
+        if not isinstance(flush_interval, timedelta) or flush_interval < timedelta(0):
+            raise ValueError(f"flush_interval must be a timedelta >= 0, got {flush_interval!r}")
+        self._interval = flush_interval.total_seconds()
+        self._write_lock = threading.RLock()  # one batch at a time, in order
+        self._pending = threading.Condition(threading.Lock())
+        self._states: dict[str, StateChange] = {}
+        self._started: list[Run] = []
+        self._finished: list[Run] = []
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+
+    # --------------------------------------------------- what subclasses write
+    @abstractmethod
+    def _write_batch(
+        self, states: list[StateChange], started: list[Run], finished: list[Run]
+    ) -> set[str]:
+        """Write one batch atomically; return the jobs whose claims were refused
+        (their started runs must not be written)."""
+
+    # ------------------------------------------------------------ buffering
+    def update_state(
+        self,
+        job: Job,
+        *,
+        next_fire_us: int | None,
+        runs: int,
+        last_due_us: int | None,
+        active: bool,
+        expected_last_due: Any = NO_CLAIM,
+    ) -> None:
+        with self._pending:
+            earlier = self._states.get(job.name)
+            if earlier is not None and earlier.expected is not NO_CLAIM:
+                expected_last_due = earlier.expected  # the store still holds the first one's
+            self._states[job.name] = StateChange(
+                job.name, next_fire_us, runs, last_due_us, active, expected_last_due
+            )
+
+    def _forget_state(self, name: str) -> None:
+        with self._pending:
+            self._states.pop(name, None)
+
+    def run_started(self, run: Run) -> None:
+        with self._pending:
+            self._started.append(run)
+
+    def add_run(self, run: Run) -> None:
+        with self._pending:
+            self._finished.append(run)
+            if len(self._finished) == 1:
+                self._pending.notify()
+            if self._flusher is None and not self._closed:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name=f"tickwork-{type(self).__name__}", daemon=True
+                )
+                self._flusher.start()
+
+    def flush(self) -> set[str]:
+        """Write what is pending; return the jobs whose claims were refused.
+
+        On failure (a StoreError from the subclass) the writes stay pending,
+        for the next flush.
+        """
+        with self._write_lock:
+            with self._pending:
+                states = list(self._states.values())
+                started, finished = self._started, self._finished
+                self._states, self._started, self._finished = {}, [], []
+            if not (states or started or finished):
+                return set()
+            try:
+                return self._write_batch(states, started, finished)
+            except BaseException:
+                with self._pending:  # newer changes win; keep the order of runs
+                    for change in states:
+                        self._states.setdefault(change.name, change)
+                    self._started[:0] = started
+                    self._finished[:0] = finished
+                raise
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._pending:
+                while not self._finished and not self._closed:
+                    self._pending.wait()
+                if self._closed:
+                    return
+            # Let a burst of finishing runs gather, then write them together.
+            threading.Event().wait(self._interval)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("%r: could not write finished runs; will retry", self)
+                threading.Event().wait(1.0)
+
+    def _stop_flusher(self) -> bool:
+        """Stop the background thread; False if the store was closed already."""
+        with self._pending:
+            if self._closed:
+                return False
+            self._closed = True
+            self._pending.notify_all()
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
+        return True
