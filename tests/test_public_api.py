@@ -12,7 +12,7 @@ DOCUMENTED = {
     # clocks, executors, stores
     "Clock", "SystemClock", "FakeClock",
     "Executor", "InlineExecutor", "ThreadExecutor", "AsyncioExecutor",
-    "Store", "MemoryStore", "SQLiteStore",
+    "Store", "MemoryStore", "SQLiteStore", "RedisStore",
     # errors
     "TickworkError", "InvalidTrigger", "ServiceNotFound", "JobNotFound",
     "DuplicateJob", "ConnectionNotFound", "StoreError",

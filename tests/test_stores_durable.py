@@ -24,16 +24,21 @@ from .helpers import wait_for
 Reopen = Callable[[], tw.Store]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Reopen]:
     """Returns the store as a restarted process would find it."""
     opened: list[tw.Store] = []
     memory = tw.MemoryStore()
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
 
     def open_store() -> tw.Store:
         if request.param == "memory":
             return memory
-        store = tw.SQLiteStore(tmp_path / "jobs.db")
+        store: tw.Store
+        if request.param == "sqlite":
+            store = tw.SQLiteStore(tmp_path / "jobs.db")
+        else:
+            store = tw.RedisStore(url, prefix="test")
         opened.append(store)
         return store
 

@@ -34,7 +34,7 @@ from ._model import Event, Job, Retry, Run
 from ._scheduler import Scheduler
 from ._service import JobInfo, Request, Response, Service, service
 from .executors import AsyncioExecutor, Executor, InlineExecutor, ThreadExecutor
-from .stores import MemoryStore, SQLiteStore, Store
+from .stores import MemoryStore, RedisStore, SQLiteStore, Store
 from .triggers import Cron, Interval, OneTime, Trigger
 
 __version__ = "0.1.0"
@@ -57,6 +57,7 @@ __all__ = [
     "JobNotFound",
     "MemoryStore",
     "OneTime",
+    "RedisStore",
     "Request",
     "Response",
     "Retry",

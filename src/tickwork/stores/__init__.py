@@ -2,6 +2,7 @@
 
 from ._base import NO_CLAIM, Store
 from ._memory import MemoryStore
+from ._redis import RedisStore
 from ._sqlite import SQLiteStore
 
-__all__ = ["NO_CLAIM", "MemoryStore", "SQLiteStore", "Store"]
+__all__ = ["NO_CLAIM", "MemoryStore", "RedisStore", "SQLiteStore", "Store"]
