@@ -52,7 +52,8 @@ def test_keys_hold_plain_data(
     assert int(last_due) < int(next_fire)
     entry = client.lindex("acme:hist:j", 0)
     recorded, _, run = entry.partition("|")  # type: ignore[union-attr]
-    assert json.loads(run)[6] == "ok" and int(recorded) > 0
+    assert json.loads(run)[6] == "ok"
+    assert int(recorded) > 0
     assert client.hlen("acme:open") == 0  # written ahead, then finished
     store.close()
 
@@ -116,9 +117,12 @@ def test_bad_records_and_foreign_keys_are_named(
         assert [r.outcome for r in again.advance(minutes=1)] == ["ok"]
         again.store.flush()
     text = caplog.text
-    assert "'garbled'" in text and "JSONDecodeError" in text
-    assert "'stateless'" in text and "no state" in text
-    assert "'tickwork:hist:good'" in text and "not a list" in text
+    assert "'garbled'" in text
+    assert "JSONDecodeError" in text
+    assert "'stateless'" in text
+    assert "no state" in text
+    assert "'tickwork:hist:good'" in text
+    assert "not a list" in text
     assert [r.job for r in again.history()] == ["good"]  # the global history still works
 
     client.set("other:def", "x")
@@ -205,21 +209,23 @@ def test_tls_and_password_work_and_the_password_never_shows(
     secure_redis: tuple[str, Path],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url, workdir = secure_redis
+    url, _workdir = secure_redis
     with caplog.at_level(logging.DEBUG):
         store = tw.RedisStore(url, prefix="secure")
         sched = tw.Scheduler(app, clock=clock, store=store)
         sched.add_job("j", "noop", tw.Interval(minutes=1))
         assert [r.outcome for r in sched.advance(minutes=2)] == ["ok", "ok"]
         assert [j.name for j in tw.Scheduler(app, clock=clock, store=store).jobs()] == ["j"]
-    assert PASSWORD not in repr(store) and "***" in repr(store)
+    assert PASSWORD not in repr(store)
+    assert "***" in repr(store)
     assert PASSWORD not in caplog.text
     store.close()
 
     wrong = url.replace(PASSWORD, "wrong-password")
     with pytest.raises(tw.StoreError) as info:
         tw.RedisStore(wrong)
-    assert "wrong-password" not in str(info.value) and PASSWORD not in str(info.value)
+    assert "wrong-password" not in str(info.value)
+    assert PASSWORD not in str(info.value)
 
     untrusted = url.split("?")[0]  # no CA given: the self-signed certificate is refused
     with pytest.raises(tw.StoreError) as info:
