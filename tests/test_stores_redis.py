@@ -76,6 +76,8 @@ def test_run_cut_short_is_interrupted_and_its_due_time_taken(
     (recorded,) = again.history("j")
     assert (recorded.cid, recorded.outcome, recorded.error) == ("cid-1", "error", INTERRUPTED)
     assert [r.scheduled_for.minute for r in again.advance(minutes=2)] == [2]
+    first.close()
+    again.store.close()
 
 
 def test_claims_are_refused_when_the_stored_job_moved_on(
@@ -124,6 +126,8 @@ def test_bad_records_and_foreign_keys_are_named(
     assert "'tickwork:hist:good'" in text
     assert "not a list" in text
     assert [r.job for r in again.history()] == ["good"]  # the global history still works
+    again.store.close()
+    sched.store.close()
 
     client.set("other:def", "x")
     with pytest.raises(tw.StoreError, match=r"key 'other:def' is a string, not a hash"):
