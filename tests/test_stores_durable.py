@@ -171,7 +171,10 @@ def test_sqlite_keeps_plain_json_and_columns_never_pickles(
     assert data["trigger"] == {"type": "cron", "expr": "0 9 * * 1-5", "tz": "Europe/Paris"}
     assert data["extra"] == {"a": [1, "b"]}
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"tickwork_meta", "tickwork_jobs", "tickwork_runs"}
+    assert {t for t in tables if not t.startswith("sqlite_")} == {
+        "tickwork_meta", "tickwork_jobs", "tickwork_runs",
+        "tickwork_instances", "tickwork_leases", "tickwork_changes",
+    }  # fmt: skip
     outcomes = db.execute("SELECT outcome, typeof(scheduled_us) FROM tickwork_runs").fetchall()
     assert outcomes == [("ok", "integer")] * 2  # 2 March (Monday) and 3 March, 09:00 Paris
     db.close()
@@ -278,7 +281,7 @@ def test_sqlite_refuses_a_newer_schema_and_a_file_that_is_not_a_database(db_path
     db.execute("UPDATE tickwork_meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    with pytest.raises(tw.StoreError, match=r"schema version 99, newer than this tickwork's \(1\)"):
+    with pytest.raises(tw.StoreError, match=r"schema version 99, newer than this tickwork's \(2\)"):
         tw.SQLiteStore(db_path)
     junk = db_path.with_name("junk.db")
     junk.write_bytes(b"this is not a database" * 100)
@@ -292,9 +295,38 @@ def test_sqlite_shares_a_file_with_other_tables(db_path: Path) -> None:
     db.commit()
     db.close()
     store = tw.SQLiteStore(db_path)
-    assert store.schema_version == 1
+    assert store.schema_version == 2
     store.close()
-    assert tw.SQLiteStore(db_path).schema_version == 1  # opening again migrates nothing
+    assert tw.SQLiteStore(db_path).schema_version == 2  # opening again migrates nothing
+
+
+def test_sqlite_migrates_a_version_1_file(app: tw.App, clock: tw.FakeClock, db_path: Path) -> None:
+    from tickwork.stores import _sqlite
+
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TABLE tickwork_meta (key TEXT PRIMARY KEY, value TEXT)")
+    for statement in _sqlite._MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO tickwork_meta VALUES ('schema_version', '1')")
+    definition = json.dumps(
+        {"name": "old", "service": "noop", "trigger": {"type": "interval", "seconds": 60.0},
+         "extra": None, "misfire": "coalesce", "grace": 60.0, "overlap": "skip",
+         "jitter": None, "timeout": None, "retry": None}
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO tickwork_jobs VALUES ('old', ?, ?, 3, NULL, 1)",
+        (definition, clock.now_us() + 60_000_000),
+    )
+    db.commit()
+    db.close()
+    store = tw.SQLiteStore(db_path)
+    assert store.schema_version == 2
+    sched = tw.Scheduler(app, clock=clock, store=store)
+    assert sched.get_job("old").runs == 3
+    assert [r.outcome for r in sched.advance(minutes=1)] == ["ok"]
+    (shard,) = sqlite3.connect(db_path).execute("SELECT shard FROM tickwork_jobs").fetchone()
+    assert shard == tw.stores.shard_of("old")
+    store.close()
 
 
 def test_sqlite_bad_arguments() -> None:

@@ -38,12 +38,8 @@ def test_keys_hold_plain_data(
     sched.advance(minutes=10)
     store.flush()
     assert sorted(client.keys("acme:*")) == [
-        "acme:def",
-        "acme:hist",
-        "acme:hist:j",
-        "acme:meta",
-        "acme:state",
-    ]
+        "acme:changes", "acme:def", "acme:hist", "acme:hist:j", "acme:meta", "acme:state",
+    ]  # fmt: skip
     definition = json.loads(client.hget("acme:def", "j"))  # type: ignore[arg-type]
     assert definition["trigger"] == {"type": "cron", "expr": "*/5 * * * *", "tz": "Europe/Paris"}
     assert definition["extra"] == {"a": [1]}

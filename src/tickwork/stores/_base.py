@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from .._model import Job, Run
 
-__all__ = ["NO_CLAIM", "Store"]
+__all__ = ["NO_CLAIM", "SHARDS", "Store", "shard_of"]
+
+#: Jobs are dealt to the schedulers of a fleet in this many shards.
+SHARDS = 64
+
+
+def shard_of(name: str) -> int:
+    """The shard of a job (stable across processes and versions)."""
+    return zlib.crc32(name.encode("utf-8")) % SHARDS
 
 
 class _NoClaim:
@@ -45,17 +55,24 @@ class Store(ABC):
 
     #: True when writes must be flushed before a run starts (see the class doc).
     durable: ClassVar[bool] = False
+    #: True when several schedulers, in any process, may use the store at once
+    #: (see "Fleets" in docs/stores.md): it then implements the fleet methods.
+    shared: ClassVar[bool] = False
+    #: This store object's scheduler, as the store's records name it.
+    instance: str = "local"
 
     @abstractmethod
-    def load_jobs(self) -> list[Job]:
-        """Every job record, state included (a durable store rebuilds them with
-        ``Job.from_dict``; one it cannot read it logs, naming it, and leaves
-        out). A scheduler built on the store hands these same objects back to
-        :meth:`update_state`."""
+    def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
+        """Every job record (or those of ``names`` that exist), state included
+        (a durable store rebuilds them with ``Job.from_dict``; one it cannot
+        read it logs, naming it, and leaves out). A scheduler built on the
+        store hands these same objects back to :meth:`update_state`."""
 
     @abstractmethod
-    def put_job(self, job: Job) -> None:
-        """Add or replace a job's whole record."""
+    def put_job(self, job: Job, *, keep_state: bool = False) -> None:
+        """Add or replace a job's whole record. With ``keep_state`` (a changed
+        definition), the stored run count and last due time stay as they are:
+        in a fleet, the scheduler that runs the job owns them."""
 
     @abstractmethod
     def update_state(
@@ -110,3 +127,25 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
+
+    # -- fleets: shared stores only -------------------------------------------
+    def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
+        """Say this scheduler is alive for ``ttl`` seconds more, then renew,
+        give up or take shard leases toward an even share among the live
+        schedulers, and record the runs of dead ones as interrupted.
+
+        Returns the shards this scheduler now holds, and how many schedulers
+        are alive. A claim (see :meth:`update_state`) is applied only for a job
+        whose shard this scheduler holds, or that no live scheduler holds."""
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")
+
+    def fleet_leave(self) -> None:  # noqa: B027 - optional hook
+        """Give up this scheduler's leases and say it is gone (a clean stop)."""
+
+    def changes(self, cursor: Any, wait: float) -> tuple[Any, list[str] | None]:
+        """Jobs other schedulers added, changed or removed since ``cursor``
+        (None: from now on), waiting up to ``wait`` seconds for one.
+
+        Returns the new cursor and the names, or None when the feed lost
+        track (then every job must be read again)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from .._model import Job, Run
@@ -40,12 +41,14 @@ class MemoryStore(Store):
         self._runs: dict[str, list[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
 
-    def load_jobs(self) -> list[Job]:
+    def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         # The records themselves: the next scheduler writes its state into them.
         with self._lock:
-            return list(self._jobs.values())
+            if names is None:
+                return list(self._jobs.values())
+            return [self._jobs[name] for name in names if name in self._jobs]
 
-    def put_job(self, job: Job) -> None:
+    def put_job(self, job: Job, *, keep_state: bool = False) -> None:
         with self._lock:
             self._jobs[job.name] = job
 

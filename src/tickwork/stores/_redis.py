@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._exceptions import StoreError
 from .._model import Job, Run
 from .._time import td_to_us
-from ._base import NO_CLAIM
+from ._base import NO_CLAIM, SHARDS, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["RedisStore"]
@@ -49,12 +49,67 @@ SCHEMA_VERSION = 1
 INTERRUPTED = "interrupted: the scheduler stopped before the run finished"
 _GLOBAL_HISTORY = 10_000
 
+_PUT_LUA = """
+local p, me, name, definition, state, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local state_key = p .. ':state'
+if keep == '1' then
+  local stored = redis.call('HGET', state_key, name)
+  if stored then
+    local runs, last = string.match(stored, '^[^|]*|([^|]*)|([^|]*)|[01]$')
+    local nxt, active = string.match(state, '^([^|]*)|[^|]*|[^|]*|([01])$')
+    state = nxt .. '|' .. runs .. '|' .. last .. '|' .. active
+  end
+end
+redis.call('HSET', p .. ':def', name, definition)
+redis.call('HSET', state_key, name, state)
+redis.call('XADD', p .. ':changes', 'MAXLEN', '~', 10000, '*', 'name', name, 'author', me)
+return 1
+"""
+
+_ROUND_LUA = """
+local p, me, ttl_ms, shards = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local instances, leases = p .. ':instances', p .. ':leases'
+redis.call('ZADD', instances, now + ttl_ms, me)
+redis.call('ZREMRANGEBYSCORE', instances, '-inf', now)
+local live_list = redis.call('ZRANGE', instances, 0, -1)
+local live = {}
+for _, id in ipairs(live_list) do live[id] = true end
+local held = redis.call('HGETALL', leases)
+local owner_of = {}
+for k = 1, #held, 2 do owner_of[tonumber(held[k])] = held[k + 1] end
+local mine, free = {}, {}
+for shard = 0, shards - 1 do
+  local owner = owner_of[shard]
+  if owner == me then mine[#mine + 1] = shard
+  elseif owner == nil or not live[owner] then free[#free + 1] = shard end
+end
+local target = math.ceil(shards / #live_list)
+if #mine > target then
+  for k = #mine, target + 1, -1 do
+    redis.call('HDEL', leases, mine[k])
+    mine[k] = nil
+  end
+elseif #mine < target then
+  for k = 1, math.min(#free, target - #mine) do
+    redis.call('HSET', leases, free[k], me)
+    mine[#mine + 1] = free[k]
+  end
+end
+return {mine, live_list}
+"""
+
 _FLUSH_LUA = """
 local p = ARGV[1]
 local limit = tonumber(ARGV[2])
 local glimit = tonumber(ARGV[3])
 local cutoff = tonumber(ARGV[4])
+local me = ARGV[5]
 local state_key, def_key, open_key = p .. ':state', p .. ':def', p .. ':open'
+local leases_key, instances_key, changes_key = p .. ':leases', p .. ':instances', p .. ':changes'
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local refused, refused_set, bad, bad_set = {}, {}, {}, {}
 local function usable(key)
   local kind = redis.call('TYPE', key)['ok']
@@ -71,27 +126,39 @@ local function trim_old(key)
     redis.call('RPOP', key)
   end
 end
-local i = 5
+local i = 6
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
-  local name, state, expect = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
-  local ok
+  local name, state, expect, shard = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
+  local stored = redis.call('HGET', state_key, name)
   if expect == '*' then
-    ok = redis.call('HEXISTS', def_key, name) == 1
+    -- not a fire: only the next fire time and whether it is active
+    if stored then
+      local runs, last = string.match(stored, '^[^|]*|([^|]*)|([^|]*)|[01]$')
+      local nxt, active = string.match(state, '^([^|]*)|[^|]*|[^|]*|([01])$')
+      redis.call('HSET', state_key, name, nxt .. '|' .. runs .. '|' .. last .. '|' .. active)
+      redis.call('XADD', changes_key, 'MAXLEN', '~', 10000, '*', 'name', name, 'author', me)
+    end
   else
-    local stored = redis.call('HGET', state_key, name)
-    ok = false
+    local ok = false
     if stored then
       local last, active = string.match(stored, '^[^|]*|[^|]*|([^|]*)|([01])$')
       ok = last == expect and active == '1'
     end
-  end
-  if ok then
-    redis.call('HSET', state_key, name, state)
-  else
-    refused_set[name] = true
-    refused[#refused + 1] = name
+    if ok then
+      local holder = redis.call('HGET', leases_key, shard)
+      if holder and holder ~= me then
+        local expires = redis.call('ZSCORE', instances_key, holder)
+        if expires and tonumber(expires) > now_ms then ok = false end
+      end
+    end
+    if ok then
+      redis.call('HSET', state_key, name, state)
+    else
+      refused_set[name] = true
+      refused[#refused + 1] = name
+    end
   end
 end
 n = tonumber(ARGV[i]); i = i + 1
@@ -166,6 +233,8 @@ def safe_url(url: str) -> str:
 
 
 class RedisStore(BufferedStore):
+    shared = True
+
     """Keeps jobs, their state and their run history in Redis.
 
     Args:
@@ -220,15 +289,17 @@ class RedisStore(BufferedStore):
         self.history_limit = history_limit
         self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
         self._latest_us = 0
-        #: This process's mark on the runs it starts.
-        self.owner = uuid.uuid4().hex[:12]
+        #: This store object's scheduler: its mark on runs, leases and changes.
+        self.instance = self.owner = uuid.uuid4().hex[:12]
         self._reported: set[str] = set()
         self._client: Any = (
             client
             if client is not None
             else redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         )
-        self._flush_script = self._client.register_script(_FLUSH_LUA)
+        self._flush_script: Any = self._client.register_script(_FLUSH_LUA)
+        self._put_script: Any = self._client.register_script(_PUT_LUA)
+        self._round_script: Any = self._client.register_script(_ROUND_LUA)
         self._call(self._check_keys)
 
     # ------------------------------------------------------------ plumbing
@@ -248,7 +319,16 @@ class RedisStore(BufferedStore):
 
     def _check_keys(self) -> None:
         client: Any = self._client
-        expected = {"meta": "hash", "def": "hash", "state": "hash", "open": "hash", "hist": "list"}
+        expected = {
+            "meta": "hash",
+            "def": "hash",
+            "state": "hash",
+            "open": "hash",
+            "hist": "list",
+            "leases": "hash",
+            "instances": "zset",
+            "changes": "stream",
+        }
         for part, kind in expected.items():
             key = self._key(part)
             found = client.type(key)
@@ -282,15 +362,24 @@ class RedisStore(BufferedStore):
                 f"JSON data (str, number, bool, None, list, dict): {exc}"
             ) from None
 
-    def load_jobs(self) -> list[Job]:
+    def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         self.flush()
-        self._recover()
-        definitions, states = self._call(
-            lambda: (
-                self._client.hgetall(self._key("def")),
-                self._client.hgetall(self._key("state")),
+        self._recover(None)
+        def_key, state_key = self._key("def"), self._key("state")
+        if names is None:
+            definitions, states = self._call(
+                lambda: (self._client.hgetall(def_key), self._client.hgetall(state_key))
             )
-        )
+        else:
+            wanted = list(names)
+            found = self._call(
+                lambda: (
+                    self._client.hmget(def_key, wanted) if wanted else [],
+                    self._client.hmget(state_key, wanted) if wanted else [],
+                )
+            )
+            definitions = {n: d for n, d in zip(wanted, found[0], strict=True) if d is not None}
+            states = {n: v for n, v in zip(wanted, found[1], strict=True) if v is not None}
         jobs: list[Job] = []
         for name in sorted(definitions):
             try:
@@ -320,8 +409,11 @@ class RedisStore(BufferedStore):
                 )
         return jobs
 
-    def _recover(self) -> None:
-        """Record the runs other processes wrote ahead and never finished."""
+    def _recover(self, live: set[str] | None) -> None:
+        """Record the runs that schedulers no longer alive wrote ahead and
+        never finished (``live``: the live schedulers; None: read them)."""
+        if live is None:
+            live = self._live()
         open_key = self._key("open")
         open_runs = self._call(lambda: self._client.hgetall(open_key))
         unreadable: list[str] = []
@@ -329,7 +421,7 @@ class RedisStore(BufferedStore):
             try:
                 row = json.loads(text)
                 owner = row[11] if len(row) > 11 else None
-                if owner == self.owner:
+                if owner == self.instance or owner in live:
                     continue
                 run = Run.from_row(tuple(row[:11]))
                 run.manual = bool(run.manual)
@@ -344,18 +436,13 @@ class RedisStore(BufferedStore):
             self._call(lambda: self._client.hdel(open_key, *unreadable))
         self.flush()
 
-    def put_job(self, job: Job) -> None:
+    def put_job(self, job: Job, *, keep_state: bool = False) -> None:
         definition = self._encode(job)
         state = _state_text(job.next_fire_us, job.runs, job.last_due_us, job.active)
         self._forget_state(job.name)
-
-        def write() -> None:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hset(self._key("def"), job.name, definition)
-            pipe.hset(self._key("state"), job.name, state)
-            pipe.execute()
-
-        self._apply(write)
+        args: list[Any] = [self.prefix, self.instance, job.name, definition, state, int(keep_state)]
+        script: Any = self._put_script
+        self._apply(lambda: script(args=args))
 
     def remove_job(self, name: str) -> None:
         self._forget_state(name)
@@ -364,6 +451,12 @@ class RedisStore(BufferedStore):
             pipe = self._client.pipeline(transaction=True)
             pipe.hdel(self._key("def"), name)
             pipe.hdel(self._key("state"), name)
+            pipe.xadd(
+                self._key("changes"),
+                {"name": name, "author": self.instance},
+                maxlen=10_000,
+                approximate=True,
+            )
             pipe.execute()
 
         self._apply(write)
@@ -400,19 +493,18 @@ class RedisStore(BufferedStore):
             recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
             self._latest_us = max(self._latest_us, recorded)
         cutoff = -1 if self._max_age_us is None else self._latest_us - self._max_age_us
-        args.append(cutoff)
-        args.append(len(states))
+        args += (cutoff, self.instance, len(states))
         for change in states:
             expect = "*" if change.expected is NO_CLAIM else _num(change.expected)
             state = _state_text(change.next_fire_us, change.runs, change.last_due_us, change.active)
-            args += (change.name, state, expect)
+            args += (change.name, state, expect, shard_of(change.name))
         args.append(len(started))
         for run in started:
             args += (run.job, run.cid, _run_json(run, self.owner))
         args.append(len(finished))
         for run in finished:
             args += (run.job, run.cid, _history_entry(run))
-        script = self._flush_script
+        script: Any = self._flush_script
         refused, bad = self._call(lambda: script(args=args))
         for key in bad:
             if key not in self._reported:
@@ -430,6 +522,49 @@ class RedisStore(BufferedStore):
                 ", ".join(sorted(map(repr, refused))),
             )
         return set(refused)
+
+    # -------------------------------------------------------------- fleets
+    def _live(self) -> set[str]:
+        key = self._key("instances")
+        now_s, now_us = self._call(lambda: self._client.time())
+        now_ms = now_s * 1000 + now_us // 1000
+        return set(self._call(lambda: self._client.zrangebyscore(key, now_ms, "+inf")))
+
+    def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
+        args: list[Any] = [self.prefix, self.instance, int(ttl * 1000), SHARDS]
+        script: Any = self._round_script
+        mine, live = self._call(lambda: script(args=args))
+        self._recover(set(live))
+        return frozenset(int(shard) for shard in mine), len(live)
+
+    def fleet_leave(self) -> None:
+        leases = self._key("leases")
+
+        def write() -> None:
+            held = self._client.hgetall(leases)
+            mine = [shard for shard, owner in held.items() if owner == self.instance]
+            pipe = self._client.pipeline(transaction=True)
+            if mine:
+                pipe.hdel(leases, *mine)
+            pipe.zrem(self._key("instances"), self.instance)
+            pipe.execute()
+
+        self._call(write)
+
+    def changes(self, cursor: Any, wait: float) -> tuple[Any, list[str] | None]:
+        key = self._key("changes")
+        if cursor is None:
+            newest = self._call(lambda: self._client.xrevrange(key, count=1))
+            return (newest[0][0] if newest else "0-0"), []
+        block = max(1, int(wait * 1000))
+        found = self._call(lambda: self._client.xread({key: cursor}, count=5000, block=block))
+        if not found:
+            return cursor, []
+        entries = found[0][1]
+        names = sorted(
+            {fields["name"] for _, fields in entries if fields.get("author") != self.instance}
+        )
+        return entries[-1][0], names
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:

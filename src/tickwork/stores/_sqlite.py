@@ -24,25 +24,28 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import socket
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
 from .._exceptions import StoreError
 from .._model import Job, Run
 from .._time import td_to_us
-from ._base import NO_CLAIM
+from ._base import NO_CLAIM, SHARDS, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("tickwork.stores.sqlite")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # _MIGRATIONS[n] takes a file from schema version n to n + 1.
 _MIGRATIONS: list[list[str]] = [
@@ -74,15 +77,37 @@ _MIGRATIONS: list[list[str]] = [
         "CREATE INDEX tickwork_runs_by_time ON tickwork_runs (recorded_us)",
         "CREATE INDEX tickwork_runs_open ON tickwork_runs (owner) WHERE outcome IS NULL",
     ],
+    [
+        # Fleets: jobs dealt in shards, leases on shards, schedulers' heartbeats
+        # and a feed of the changes made to jobs.
+        "ALTER TABLE tickwork_jobs ADD COLUMN shard INTEGER NOT NULL DEFAULT -1",
+        "CREATE INDEX tickwork_jobs_by_shard ON tickwork_jobs (shard)",
+        """CREATE TABLE tickwork_instances (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            expires REAL NOT NULL
+        )""",
+        "CREATE TABLE tickwork_leases (shard INTEGER PRIMARY KEY, owner TEXT NOT NULL)",
+        """CREATE TABLE tickwork_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            author TEXT NOT NULL
+        )""",
+    ],
 ]
 
-_STATE_SQL = (
+# A change that is not a fire (pause, resume): only what it decides.
+_STATE_SQL = "UPDATE tickwork_jobs SET next_fire_us = ?, active = ? WHERE name = ?"
+# A fire's claim: applied only while the stored job is active, still has the
+# last due time the scheduler saw, and no other live scheduler holds its shard.
+_CLAIM_SQL = (
     "UPDATE tickwork_jobs SET next_fire_us = ?, runs = ?, last_due_us = ?, active = ? "
-    "WHERE name = ?"
+    "WHERE name = ? AND active = 1 AND last_due_us IS ? AND NOT EXISTS ("
+    "SELECT 1 FROM tickwork_leases AS l JOIN tickwork_instances AS i ON i.id = l.owner "
+    "WHERE l.shard = tickwork_jobs.shard AND l.owner != ? AND i.expires > ?)"
 )
-# A fire's claim: applied only while the stored job is active and still has
-# the last due time the scheduler saw.
-_CLAIM_SQL = _STATE_SQL + " AND active = 1 AND last_due_us IS ?"
+_CHANGE_SQL = "INSERT INTO tickwork_changes (name, author) VALUES (?, ?)"
 _RUN_COLUMNS = (
     "cid, job, service, scheduled_us, run_number, attempt, manual, started_us, "
     "finished_us, outcome, error, recorded_us, owner"
@@ -130,6 +155,8 @@ def _definition(job: Job) -> dict[str, Any]:
 
 
 class SQLiteStore(BufferedStore):
+    shared = True
+
     """Keeps jobs, their state and their run history in a SQLite file.
 
     Args:
@@ -167,8 +194,9 @@ class SQLiteStore(BufferedStore):
         self.path = os.fspath(path)
         self.history_limit = history_limit
         self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
-        #: This process's mark on the runs it starts.
-        self.owner = uuid.uuid4().hex[:12]
+        #: This store object's scheduler: its mark on runs, leases and changes.
+        self.instance = self.owner = uuid.uuid4().hex[:12]
+        self._host = socket.gethostname()
         self._db_lock = threading.RLock()
         self._touched: dict[str, int] = {}  # job -> runs recorded since its last trim
         self._latest_us = 0  # the newest recorded time seen: "now" for history_max_age
@@ -213,6 +241,12 @@ class SQLiteStore(BufferedStore):
             for step in _MIGRATIONS[version:]:
                 for statement in step:
                     db.execute(statement)
+            if version < 2:  # shards are computed here, not in SQL
+                names = [name for (name,) in db.execute("SELECT name FROM tickwork_jobs")]
+                db.executemany(
+                    "UPDATE tickwork_jobs SET shard = ? WHERE name = ?",
+                    [(shard_of(name), name) for name in names],
+                )
             db.execute(
                 "INSERT OR REPLACE INTO tickwork_meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -243,20 +277,24 @@ class SQLiteStore(BufferedStore):
                 f"JSON data (str, number, bool, None, list, dict): {exc}"
             ) from None
 
-    def load_jobs(self) -> list[Job]:
+    def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         self.flush()
         with self._db_lock:
-            self._write(
-                lambda db: db.execute(
-                    "UPDATE tickwork_runs SET outcome = 'error', error = ? "
-                    "WHERE outcome IS NULL AND (owner IS NULL OR owner != ?)",
-                    (INTERRUPTED, self.owner),
-                )
-            )
-            rows = self._db.execute(
+            live = self._live(self._db)
+            self._write(lambda db: self._interrupt(db, live))
+            query = (
                 "SELECT name, definition, next_fire_us, runs, last_due_us, active "
-                "FROM tickwork_jobs ORDER BY name"
-            ).fetchall()
+                "FROM tickwork_jobs"
+            )
+            if names is None:
+                rows = self._db.execute(query + " ORDER BY name").fetchall()
+            else:
+                rows = []
+                wanted = list(names)
+                for at in range(0, len(wanted), 500):
+                    chunk = wanted[at : at + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    rows += self._db.execute(f"{query} WHERE name IN ({marks})", chunk).fetchall()
         jobs: list[Job] = []
         for name, definition, next_fire_us, runs, last_due_us, active in rows:
             try:
@@ -281,7 +319,34 @@ class SQLiteStore(BufferedStore):
                 )
         return jobs
 
-    def put_job(self, job: Job) -> None:
+    def _interrupt(self, db: sqlite3.Connection, live: set[str]) -> None:
+        """Record the runs that schedulers no longer alive started and never finished."""
+        open_owners = {
+            owner
+            for (owner,) in db.execute(
+                "SELECT DISTINCT owner FROM tickwork_runs WHERE outcome IS NULL"
+            )
+        }
+        for owner in open_owners - live - {self.instance}:
+            db.execute(
+                "UPDATE tickwork_runs SET outcome = 'error', error = ? "
+                "WHERE outcome IS NULL AND owner IS ?",
+                (INTERRUPTED, owner),
+            )
+
+    def _live(self, db: sqlite3.Connection) -> set[str]:
+        """The schedulers alive now: a heartbeat not expired, and on this host
+        a process that still exists."""
+        now = time.time()
+        live = set()
+        for instance, host, pid, expires in db.execute(
+            "SELECT id, host, pid, expires FROM tickwork_instances"
+        ):
+            if expires > now and (host != self._host or _process_exists(pid)):
+                live.add(instance)
+        return live
+
+    def put_job(self, job: Job, *, keep_state: bool = False) -> None:
         definition = self._encode(job)
         values = (
             job.name,
@@ -290,22 +355,35 @@ class SQLiteStore(BufferedStore):
             job.runs,
             job.last_due_us,
             int(job.active),
+            shard_of(job.name),
         )
-        self._forget_state(job.name)  # superseded by the whole record
-        self._apply(
-            lambda db: db.execute(
+        keep = (
+            "definition = excluded.definition, next_fire_us = excluded.next_fire_us, "
+            "active = excluded.active"
+        )
+        if not keep_state:
+            keep += ", runs = excluded.runs, last_due_us = excluded.last_due_us"
+        self._forget_state(job.name)  # superseded by the record
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO tickwork_jobs (name, definition, next_fire_us, runs, last_due_us, "
-                "active) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "definition = excluded.definition, next_fire_us = excluded.next_fire_us, "
-                "runs = excluded.runs, last_due_us = excluded.last_due_us, "
-                "active = excluded.active",
+                f"active, shard) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                f"{keep}",
                 values,
             )
-        )
+            db.execute(_CHANGE_SQL, (job.name, self.instance))
+
+        self._apply(work)
 
     def remove_job(self, name: str) -> None:
         self._forget_state(name)
-        self._apply(lambda db: db.execute("DELETE FROM tickwork_jobs WHERE name = ?", (name,)))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM tickwork_jobs WHERE name = ?", (name,))
+            db.execute(_CHANGE_SQL, (name, self.instance))
+
+        self._apply(work)
 
     def _apply(self, work: Callable[[sqlite3.Connection], object]) -> None:
         """Flush what is pending, then write ``work`` in a transaction of its own."""
@@ -342,17 +420,23 @@ class SQLiteStore(BufferedStore):
         finished_rows = [_run_row(run, self.owner) for run in finished]
 
         def work(db: sqlite3.Connection) -> None:
+            now = time.time()
             for change in states:
+                if change.expected is NO_CLAIM:
+                    db.execute(_STATE_SQL, (change.next_fire_us, int(change.active), change.name))
+                    db.execute(_CHANGE_SQL, (change.name, self.instance))
+                    continue
                 values = (
                     change.next_fire_us,
                     change.runs,
                     change.last_due_us,
                     int(change.active),
                     change.name,
+                    change.expected,
+                    self.instance,
+                    now,
                 )
-                if change.expected is NO_CLAIM:
-                    db.execute(_STATE_SQL, values)
-                elif db.execute(_CLAIM_SQL, (*values, change.expected)).rowcount == 0:
+                if db.execute(_CLAIM_SQL, values).rowcount == 0:
                     refused.add(change.name)
             rows = [_run_row(run, self.owner) for run in started if run.job not in refused]
             if rows:
@@ -421,6 +505,93 @@ class SQLiteStore(BufferedStore):
 
         self._write(work)
 
+    # -------------------------------------------------------------- fleets
+    def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
+        result: list[Any] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            now = time.time()
+            db.execute(
+                "INSERT INTO tickwork_instances (id, host, pid, expires) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET expires = excluded.expires",
+                (self.instance, self._host, os.getpid(), now + ttl),
+            )
+            live = self._live(db)
+            db.execute(
+                f"DELETE FROM tickwork_instances WHERE id NOT IN ({', '.join('?' * len(live))})",
+                tuple(live),
+            )
+            leases = dict(db.execute("SELECT shard, owner FROM tickwork_leases").fetchall())
+            mine = sorted(shard for shard, owner in leases.items() if owner == self.instance)
+            free = [s for s in range(SHARDS) if leases.get(s) not in live]
+            target = math.ceil(SHARDS / len(live))
+            if len(mine) > target:
+                give_up = mine[target:]
+                db.executemany(
+                    "DELETE FROM tickwork_leases WHERE shard = ? AND owner = ?",
+                    [(shard, self.instance) for shard in give_up],
+                )
+                mine = mine[:target]
+            elif len(mine) < target:
+                take = free[: target - len(mine)]
+                db.executemany(
+                    "INSERT OR REPLACE INTO tickwork_leases (shard, owner) VALUES (?, ?)",
+                    [(shard, self.instance) for shard in take],
+                )
+                mine += take
+            self._interrupt(db, live)
+            result[:] = [frozenset(mine), len(live)]
+
+        with self._db_lock:
+            self._write(work)
+        return result[0], result[1]
+
+    def fleet_leave(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM tickwork_leases WHERE owner = ?", (self.instance,))
+            db.execute("DELETE FROM tickwork_instances WHERE id = ?", (self.instance,))
+
+        with self._db_lock:
+            self._write(work)
+
+    def changes(self, cursor: Any, wait: float) -> tuple[Any, list[str] | None]:
+        with self._db_lock:
+            (newest, oldest) = self._db.execute(
+                "SELECT max(seq), min(seq) FROM tickwork_changes"
+            ).fetchone()
+        if cursor is None:
+            return newest or 0, []
+        deadline = time.monotonic() + wait
+        while True:
+            with self._db_lock:
+                if oldest is not None and cursor < oldest - 1:
+                    return newest, None  # trimmed past the cursor: read everything again
+                rows = self._db.execute(
+                    "SELECT seq, name, author FROM tickwork_changes WHERE seq > ? ORDER BY seq",
+                    (cursor,),
+                ).fetchall()
+            if rows:
+                cursor = rows[-1][0]
+                names = sorted({name for _, name, author in rows if author != self.instance})
+                if names:
+                    self._trim_changes(cursor)
+                    return cursor, names
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return cursor, []
+            time.sleep(min(0.05, remaining))
+            with self._db_lock:
+                (oldest,) = self._db.execute("SELECT min(seq) FROM tickwork_changes").fetchone()
+
+    def _trim_changes(self, seq: int) -> None:
+        if seq % 1000 == 0:  # now and then, keep the last 10,000
+            with self._db_lock:
+                self._write(
+                    lambda db: db.execute(
+                        "DELETE FROM tickwork_changes WHERE seq < ?", (seq - 10_000,)
+                    )
+                )
+
     # ------------------------------------------------------------ closing
     def close(self) -> None:
         if not self._stop_flusher():
@@ -433,3 +604,13 @@ class SQLiteStore(BufferedStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, history_limit={self.history_limit})"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
