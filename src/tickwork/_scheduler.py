@@ -21,6 +21,7 @@ import logging
 import random
 import signal
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
 from ._service import JobInfo, Request, Service, new_cid, run_service_async, run_service_sync
 from ._time import get_zone, td_to_us, us_to_dt, zone_name
 from .executors import Executor, InlineExecutor, ThreadExecutor
-from .stores import NO_CLAIM, MemoryStore, Store
+from .stores import NO_CLAIM, SHARDS, MemoryStore, Store, shard_of
 from .triggers import Trigger
 
 __all__ = ["Scheduler"]
@@ -138,6 +139,11 @@ class Scheduler:
             dense load one wake-up serves many fires, each at most this late
             (never early); a lone fire is woken for on time. Only on a real
             clock; ``timedelta(0)`` turns it off.
+        lease_ttl: with a store several schedulers share (SQLiteStore,
+            RedisStore), how long this scheduler's hold on its share of the
+            jobs outlives its last heartbeat (sent every third of it): when a
+            scheduler dies, the others take over its jobs within about
+            ``lease_ttl`` plus a third.
 
     Example::
 
@@ -157,6 +163,7 @@ class Scheduler:
         *,
         shutdown_timeout: float = 30.0,
         batch_window: timedelta = timedelta(milliseconds=1),
+        lease_ttl: timedelta = timedelta(seconds=6),
     ) -> None:
         if not isinstance(app, App):
             raise TypeError(f"Scheduler needs a tickwork App, got {app!r}")
@@ -167,6 +174,14 @@ class Scheduler:
         self.executor = executor
         self.store: Store = store if store is not None else MemoryStore()
         self._durable = self.store.durable
+        # A fleet (a shared store): the shards this scheduler holds, once it
+        # runs; None before, when it fires every job and claims fence it.
+        self._shared = self.store.shared
+        self._owned: frozenset[int] | None = None
+        ttl = _duration_us(lease_ttl, "lease_ttl")
+        assert ttl is not None
+        self._lease_ttl = ttl / 1_000_000
+        self._fleet_thread: threading.Thread | None = None
         # With a durable store, the runs a pass over due fires starts wait here
         # until the pass's writes are flushed (see _run_due).
         self._deferred: list[tuple[Job, Run, int]] | None = None
@@ -355,7 +370,7 @@ class Scheduler:
                 setattr(state, field, getattr(definition, field))
             if new_trigger is not None and state.active:
                 self._schedule(state, first)
-            self.store.put_job(state)
+            self.store.put_job(state, keep_state=True)
             self._emit("job_updated", name)
             self._cond.notify_all()
             return self._snapshot(state)
@@ -532,10 +547,20 @@ class Scheduler:
             self._stopping = False
             self.executor.start()
             self.clock.watch(self._wake)
+        if self._shared:
+            self._fleet_round()  # take a share of the jobs before the first fire
+        with self._lock:
+            if self.running:
+                return
             self._thread = threading.Thread(
                 target=self._loop, name="tickwork-scheduler", daemon=True
             )
             self._thread.start()
+            if self._shared:
+                self._fleet_thread = threading.Thread(
+                    target=self._fleet_loop, name="tickwork-fleet", daemon=True
+                )
+                self._fleet_thread.start()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the loop; with ``wait``, let running jobs finish (up to
@@ -546,11 +571,17 @@ class Scheduler:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        self._thread = None
+        fleet = self._fleet_thread
+        if fleet is not None and fleet is not threading.current_thread():
+            fleet.join()
+        self._thread = self._fleet_thread = None
         self.clock.unwatch(self._wake)
         self.executor.shutdown(wait=wait, timeout=self.shutdown_timeout)
         try:
             self.store.flush()  # the runs that just finished
+            if self._shared and self._owned is not None:
+                self.store.fleet_leave()  # the others take its jobs at once
+                self._owned = None
         except Exception:
             log.exception("the store could not save the last runs at shutdown")
 
@@ -1097,6 +1128,9 @@ class Scheduler:
     # ------------------------------------------------------------- helpers
     def _schedule(self, state: Job, when: int | None) -> None:
         state.next_fire_us = when
+        owned = self._owned
+        if owned is not None and shard_of(state.name) not in owned:
+            when = None  # another scheduler of the fleet runs it
         if state._queued_at == when:
             return  # already in that bucket (or unscheduled and staying so)
         if state._queued_at is not None:
@@ -1149,14 +1183,119 @@ class Scheduler:
 
     def _taken_elsewhere(self, names: set[str]) -> None:
         """The store refused these jobs' claims: another scheduler changed or
-        took them. Stop firing them here; they are taken up again from the
-        store's state when this scheduler learns of the change."""
+        took them. Take them up again as the store has them."""
         for name in names:
-            state = self._jobs.get(name)
+            log.info("job %r was changed or taken by another scheduler", name)
+        self._refresh(sorted(names))
+
+    # ------------------------------------------------------------- fleets
+    def _refresh(self, names: list[str], fresh: list[Job] | None = None) -> None:
+        """Take up ``names`` as the store has them (``fresh``: already read)."""
+        if fresh is None:
+            fresh = self.store.load_jobs(names)
+        found = {job.name: job for job in fresh}
+        for name in names:
+            job = found.get(name)
+            if job is not None:
+                self._adopt(job)
+                continue
+            state = self._jobs.pop(name, None)
             if state is not None:
-                log.warning("job %r was changed or taken by another scheduler", name)
                 self._drop(state)
-                del self._jobs[name]
+                self._emit("job_removed", name)
+
+    def _adopt(self, fresh: Job) -> None:
+        """Make the store's record of a job the one this scheduler holds."""
+        state = self._jobs.get(fresh.name)
+        if state is None:
+            state = fresh
+            state._queued_at = None
+            state._busy = 0
+            state._backlog = None
+            state._removed = False
+            self._jobs[fresh.name] = state
+        else:
+            for field in _DEFINITION:
+                setattr(state, field, getattr(fresh, field))
+            mine = self._owned is None or shard_of(state.name) in self._owned
+            behind = state.last_due_us is not None and (
+                fresh.last_due_us is None or fresh.last_due_us < state.last_due_us
+            )
+            if not (mine and behind):  # never step back from what this scheduler did
+                state.runs = fresh.runs
+                state.last_due_us = fresh.last_due_us
+                state.next_fire_us = fresh.next_fire_us
+            state.active = fresh.active
+        self._unschedule(state)
+        if not state.active:
+            state._backlog = None
+            state.next_fire_us = None
+        elif state.next_fire_us is not None:
+            self._schedule(state, state.next_fire_us)
+        self._cond.notify_all()
+
+    def _fleet_round(self) -> None:
+        """Heartbeat and leases; then drop the jobs of shards given up and take
+        up those of shards taken, as the store has them."""
+        owned, _ = self.store.fleet_round(self._lease_ttl)
+        with self._lock:
+            before = self._owned
+        if owned == before:
+            return
+        gained = owned if before is None else owned - before
+        fresh = self.store.load_jobs() if gained else []
+        with self._lock:
+            self._owned = owned
+            for state in list(self._jobs.values()):
+                if shard_of(state.name) not in owned:
+                    self._unschedule(state)
+                    state._backlog = None
+            self._refresh(
+                [job.name for job in fresh if shard_of(job.name) in gained],
+                [job for job in fresh if shard_of(job.name) in gained],
+            )
+            self._cond.notify_all()
+        log.info(
+            "fleet: this scheduler (%s) holds %d of %d shards",
+            self.store.instance,
+            len(owned),
+            SHARDS,
+        )
+
+    def _fleet_loop(self) -> None:
+        """Keep this scheduler's leases, and follow the jobs the others change."""
+        store = self.store
+        every = self._lease_ttl / 3
+        next_round = time.monotonic() + every
+        next_resync = time.monotonic() + 60.0
+        cursor: Any = None
+        while not self._stopping:
+            try:
+                if cursor is None:
+                    cursor, _ = store.changes(None, 0)
+                now = time.monotonic()
+                if now >= next_round:
+                    self._fleet_round()
+                    next_round = now + every
+                if now >= next_resync:  # a safety net under the change feed
+                    names: list[str] | None = None
+                    next_resync = now + 60.0
+                else:
+                    wait = max(0.0, min(0.25, next_round - time.monotonic()))
+                    cursor, names = store.changes(cursor, wait)
+                if names is None:
+                    fresh = store.load_jobs()
+                    with self._lock:
+                        stored = {job.name for job in fresh}
+                        gone = [name for name in self._jobs if name not in stored]
+                        self._refresh([*stored, *gone], fresh)
+                elif names:
+                    fresh = store.load_jobs(names)
+                    with self._lock:
+                        self._refresh(names, fresh)
+            except Exception:
+                log.exception("fleet: the store could not be reached; retrying")
+                time.sleep(1.0)
 
     def _state(self, name: str) -> Job:
         try:

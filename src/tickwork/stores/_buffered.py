@@ -59,6 +59,9 @@ class BufferedStore(Store):
         self._finished: list[Run] = []
         self._flusher: threading.Thread | None = None
         self._closed = False
+        # Jobs whose claims were refused, kept until flush() hands them over
+        # (a flush made for a read, or by the background thread, keeps them).
+        self._refused: set[str] = set()
 
     # --------------------------------------------------- what subclasses write
     @abstractmethod
@@ -107,20 +110,28 @@ class BufferedStore(Store):
                 self._flusher.start()
 
     def flush(self) -> set[str]:
-        """Write what is pending; return the jobs whose claims were refused.
+        """Write what is pending; return the jobs whose claims were refused
+        since the last call (their runs written ahead were dropped).
 
         On failure (a StoreError from the subclass) the writes stay pending,
         for the next flush.
         """
+        self._flush_pending()
+        with self._pending:
+            refused, self._refused = self._refused, set()
+        return refused
+
+    def _flush_pending(self) -> None:
+        """Write what is pending, keeping any refusals for :meth:`flush`."""
         with self._write_lock:
             with self._pending:
                 states = list(self._states.values())
                 started, finished = self._started, self._finished
                 self._states, self._started, self._finished = {}, [], []
             if not (states or started or finished):
-                return set()
+                return
             try:
-                return self._write_batch(states, started, finished)
+                refused = self._write_batch(states, started, finished)
             except BaseException:
                 with self._pending:  # newer changes win; keep the order of runs
                     for change in states:
@@ -128,6 +139,9 @@ class BufferedStore(Store):
                     self._started[:0] = started
                     self._finished[:0] = finished
                 raise
+            if refused:
+                with self._pending:
+                    self._refused |= refused
 
     def _flush_loop(self) -> None:
         while True:
@@ -139,7 +153,7 @@ class BufferedStore(Store):
             # Let a burst of finishing runs gather, then write them together.
             threading.Event().wait(self._interval)
             try:
-                self.flush()
+                self._flush_pending()
             except Exception:
                 log.exception("%r: could not write finished runs; will retry", self)
                 threading.Event().wait(1.0)

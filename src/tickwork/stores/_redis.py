@@ -363,7 +363,7 @@ class RedisStore(BufferedStore):
             ) from None
 
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
-        self.flush()
+        self._flush_pending()
         self._recover(None)
         def_key, state_key = self._key("def"), self._key("state")
         if names is None:
@@ -434,7 +434,7 @@ class RedisStore(BufferedStore):
             self.add_run(run)
         if unreadable:
             self._call(lambda: self._client.hdel(open_key, *unreadable))
-        self.flush()
+        self._flush_pending()
 
     def put_job(self, job: Job, *, keep_state: bool = False) -> None:
         definition = self._encode(job)
@@ -463,14 +463,14 @@ class RedisStore(BufferedStore):
 
     def _apply(self, write: Callable[[], Any]) -> None:
         with self._write_lock:
-            self.flush()
+            self._flush_pending()
             self._call(write)
 
     # --------------------------------------------------------------- runs
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         if limit <= 0:
             return []
-        self.flush()
+        self._flush_pending()
         key = self._key("hist", job) if job is not None else self._key("hist")
         entries = self._call(lambda: self._client.lrange(key, 0, limit - 1))
         runs = []
@@ -571,7 +571,7 @@ class RedisStore(BufferedStore):
         if not self._stop_flusher():
             return
         try:
-            self.flush()
+            self._flush_pending()
         finally:
             self._client.close()
 

@@ -278,7 +278,7 @@ class SQLiteStore(BufferedStore):
             ) from None
 
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
-        self.flush()
+        self._flush_pending()
         with self._db_lock:
             live = self._live(self._db)
             self._write(lambda db: self._interrupt(db, live))
@@ -388,14 +388,14 @@ class SQLiteStore(BufferedStore):
     def _apply(self, work: Callable[[sqlite3.Connection], object]) -> None:
         """Flush what is pending, then write ``work`` in a transaction of its own."""
         with self._write_lock:
-            self.flush()
+            self._flush_pending()
             with self._db_lock:
                 self._write(work)
 
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         if limit <= 0:
             return []
-        self.flush()
+        self._flush_pending()
         limit = min(limit, self.history_limit if job is not None else limit)
         query = f"SELECT {_HISTORY_COLUMNS} FROM tickwork_runs WHERE outcome IS NOT NULL"
         args: tuple[Any, ...] = ()
@@ -597,7 +597,7 @@ class SQLiteStore(BufferedStore):
         if not self._stop_flusher():
             return
         try:
-            self.flush()
+            self._flush_pending()
         finally:
             with self._db_lock:
                 self._db.close()
