@@ -1,0 +1,101 @@
+"""Three scheduler processes on one RedisStore; one is killed half-way.
+
+From the ledger the service writes: no (job, due time) ran twice, a job with
+misfire="all" lost no due time, and one with misfire="coalesce" lost only due
+times inside the failover window (the killed scheduler's lease running out,
+then a survivor's next round).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import tickwork as tw
+
+from . import fleet_child
+
+CHILD = Path(fleet_child.__file__)
+JOBS = 500
+RUN_FOR = 30.0
+KILL_AT = 15.0
+LEASE_TTL = 6.0
+
+
+def start_child(url: str, ledger: Path, instance: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), url, "fleet", str(ledger), str(instance)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_three_schedulers_one_killed_no_duplicates_no_losses(
+    redis_url: str, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.txt"
+    start = datetime.now(UTC) + timedelta(seconds=4)
+    app = tw.App()
+    app.service("record")(lambda request: None)
+    store = tw.RedisStore(redis_url, prefix="fleet")
+    setup = tw.Scheduler(app, store=store)  # never started: it only adds the jobs
+    for i in range(JOBS):
+        setup.add_job(
+            f"job-{i}",
+            "record",
+            tw.Interval(seconds=1, start=start),
+            misfire="all" if i % 2 else "coalesce",
+            grace=timedelta(seconds=0.5),
+            overlap="allow",
+        )
+    store.close()
+
+    children = [start_child(redis_url, ledger, i) for i in range(3)]
+    for child in children:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        child.stdout.close()
+    began = start.timestamp()
+    time.sleep(max(0.0, began + KILL_AT - time.time()))
+    children[1].send_signal(signal.SIGKILL)
+    killed = time.time()
+    children[1].wait()
+    time.sleep(max(0.0, began + RUN_FOR - time.time()))
+    stopped = time.time()
+    for child in (children[0], children[2]):
+        child.send_signal(signal.SIGTERM)
+    for child in (children[0], children[2]):
+        assert child.wait(timeout=30) == 0
+
+    lines = [line.split() for line in ledger.read_text().splitlines()]
+    ran = Counter((job, int(due)) for job, due, _ in lines)
+    twice = {key: n for key, n in ran.items() if n > 1}
+    assert not twice, f"{len(twice)} due times ran twice, e.g. {list(twice.items())[:5]}"
+
+    by_instance = Counter(instance for _, _, instance in lines)
+    assert set(by_instance) == {"0", "1", "2"}  # every scheduler had a share
+
+    start_us = int(began * 1e6)
+    last_due = int((stopped - 1.0) * 1e6)  # later ones may not have started
+    window = (killed - 1.0, killed + LEASE_TTL + LEASE_TTL / 3 + 1.0)
+    lost_all, lost_outside = [], []
+    for i in range(JOBS):
+        name = f"job-{i}"
+        for due in range(start_us, last_due, 1_000_000):
+            if (name, due) in ran:
+                continue
+            if i % 2:
+                lost_all.append((name, due))
+            elif not window[0] <= due / 1e6 <= window[1]:
+                lost_outside.append((name, due))
+    assert not lost_all, f"misfire='all' lost {len(lost_all)}, e.g. {lost_all[:5]}"
+    assert not lost_outside, f"lost outside the failover window: {lost_outside[:5]}"
+    assert sum(ran.values()) > JOBS * (RUN_FOR - 2 * LEASE_TTL)
