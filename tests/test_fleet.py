@@ -1,4 +1,5 @@
-"""Three scheduler processes on one RedisStore; one is killed half-way.
+"""Three scheduler processes on one store (Redis, or one SQLite file); one is
+killed half-way.
 
 From the ledger the service writes: no (job, due time) ran twice, a job with
 misfire="all" lost no due time, and one with misfire="coalesce" lost only due
@@ -29,23 +30,31 @@ KILL_AT = 15.0
 LEASE_TTL = 6.0
 
 
-def start_child(url: str, ledger: Path, instance: int) -> subprocess.Popen[str]:
+def start_child(where: str, ledger: Path, instance: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(CHILD), url, "fleet", str(ledger), str(instance)],
+        [sys.executable, str(CHILD), where, str(ledger), str(instance)],
         stdout=subprocess.PIPE,
         text=True,
     )
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
 def test_three_schedulers_one_killed_no_duplicates_no_losses(
-    redis_url: str, tmp_path: Path
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.txt"
     start = datetime.now(UTC) + timedelta(seconds=4)
     app = tw.App()
     app.service("record")(lambda request: None)
-    store = tw.RedisStore(redis_url, prefix="fleet")
+    store: tw.Store
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        where = f"redis:{url}"
+        store = tw.RedisStore(url, prefix="fleet")
+    else:
+        where = f"sqlite:{tmp_path / 'jobs.db'}"
+        store = tw.SQLiteStore(tmp_path / "jobs.db")
     setup = tw.Scheduler(app, store=store)  # never started: it only adds the jobs
     for i in range(JOBS):
         setup.add_job(
@@ -58,7 +67,7 @@ def test_three_schedulers_one_killed_no_duplicates_no_losses(
         )
     store.close()
 
-    children = [start_child(redis_url, ledger, i) for i in range(3)]
+    children = [start_child(where, ledger, i) for i in range(3)]
     for child in children:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
