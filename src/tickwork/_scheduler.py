@@ -453,6 +453,9 @@ class Scheduler:
             # A manual run carries the number the next scheduled run will have
             # and does not use it up.
             run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs + 1)
+            if self._durable:  # written ahead: a crash during it leaves a record
+                self.store.run_started(run)
+                self._taken_elsewhere(self.store.flush())
             state._busy += 1
             task = _RunTask(self, state, run, state.extra if extra is None else extra)
             self._launch(task)
@@ -1184,6 +1187,8 @@ class Scheduler:
     def _taken_elsewhere(self, names: set[str]) -> None:
         """The store refused these jobs' claims: another scheduler changed or
         took them. Take them up again as the store has them."""
+        if not names:
+            return
         for name in names:
             log.info("job %r was changed or taken by another scheduler", name)
         self._refresh(sorted(names))
