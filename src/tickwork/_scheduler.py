@@ -63,6 +63,9 @@ _DEFAULT_GRACE = timedelta(seconds=60)
 # The most due times one catch-up walks through for one job; past that the
 # remaining ones are folded into the last (a job every second, down for years).
 _MAX_CATCH_UP = 1_000_000
+# With a durable store, how many fires of one pass are written (and their runs
+# started) together: fewer commits, but the first run waits for the batch.
+_WRITE_AHEAD_BATCH = 256
 
 
 class _RunTask:
@@ -698,20 +701,23 @@ class Scheduler:
             self._run_due_pass(now)
             return
         # A durable store: the pass saves state and writes runs ahead; they
-        # are flushed in one go before any of its runs start.
-        deferred: list[tuple[Job, Run, int]] = []
-        self._deferred = deferred
+        # are flushed together (every _WRITE_AHEAD_BATCH fires in a long pass)
+        # before those runs start.
+        self._deferred = []
         try:
             self._run_due_pass(now)
         finally:
-            self._deferred = None
-        if deferred:
-            refused = self.store.flush()
-            for state, run, at in deferred:
-                if state.name not in refused:
-                    self._start_run(state, run, at)
-            if refused:
-                self._taken_elsewhere(refused)
+            deferred, self._deferred = self._deferred, None
+            if deferred:
+                self._start_deferred(deferred)
+
+    def _start_deferred(self, deferred: list[tuple[Job, Run, int]]) -> None:
+        refused = self.store.flush()
+        for state, run, at in deferred:
+            if state.name not in refused:
+                self._start_run(state, run, at)
+        if refused:
+            self._taken_elsewhere(refused)
 
     def _run_due_pass(self, now: int) -> None:
         if not self._done.empty():
@@ -727,6 +733,10 @@ class Scheduler:
                 if isinstance(bucket, list):
                     for state in bucket:
                         self._fire_entry(state, due, now)
+                        deferred = self._deferred
+                        if deferred is not None and len(deferred) >= _WRITE_AHEAD_BATCH:
+                            self._deferred = []  # a long pass: start these now
+                            self._start_deferred(deferred)
                 else:
                     self._fire_entry(bucket, due, now)
             while timers and timers[0][0] <= now:
