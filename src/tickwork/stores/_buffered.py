@@ -15,6 +15,7 @@ for it are dropped with it, and :meth:`flush` names the job.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from abc import abstractmethod
@@ -23,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from .._model import Job, Run
+from .._time import td_to_us
 from ._base import NO_CLAIM, Store
 
 __all__ = ["BufferedStore", "StateChange"]
@@ -48,9 +50,24 @@ class BufferedStore(Store):
 
     durable = True
 
-    def __init__(self, flush_interval: timedelta) -> None:
+    def __init__(
+        self,
+        flush_interval: timedelta,
+        history_limit: int,
+        history_max_age: timedelta | None,
+    ) -> None:
         if not isinstance(flush_interval, timedelta) or flush_interval < timedelta(0):
             raise ValueError(f"flush_interval must be a timedelta >= 0, got {flush_interval!r}")
+        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
+            raise ValueError(f"history_limit must be a whole number, got {history_limit!r}")
+        if history_limit < 1:
+            raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
+        if history_max_age is not None and (
+            not isinstance(history_max_age, timedelta) or history_max_age <= timedelta(0)
+        ):
+            raise ValueError(f"history_max_age must be a timedelta > 0, got {history_max_age!r}")
+        self.history_limit = history_limit
+        self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
         self._interval = flush_interval.total_seconds()
         self._write_lock = threading.RLock()  # one batch at a time, in order
         self._pending = threading.Condition(threading.Lock())
@@ -70,6 +87,27 @@ class BufferedStore(Store):
     ) -> set[str]:
         """Write one batch atomically; return the jobs whose claims were refused
         (their started runs must not be written)."""
+
+    # ---------------------------------------------------------------- jobs
+    def validate(self, job: Job) -> None:
+        self._encode(job)
+
+    def _encode(self, job: Job) -> str:
+        """A job's definition as JSON text (its state is kept apart).
+
+        Raises:
+            TypeError: the extra is not JSON data (the job is named).
+        """
+        data = job.to_dict()
+        for state in ("next_fire_us", "runs", "last_due_us", "active"):
+            del data[state]
+        try:
+            return json.dumps(data, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"job {job.name!r} cannot be kept in a {type(self).__name__}: its extra must "
+                f"be JSON data (str, number, bool, None, list, dict): {exc}"
+            ) from None
 
     # ------------------------------------------------------------ buffering
     def update_state(

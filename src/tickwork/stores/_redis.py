@@ -37,7 +37,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from .._time import td_to_us
 from ._base import NO_CLAIM, SHARDS, shard_of
 from ._buffered import BufferedStore, StateChange
 
@@ -271,23 +270,13 @@ class RedisStore(BufferedStore):
             import redis
         except ImportError:  # pragma: no cover - exercised without the extra
             raise ImportError("RedisStore needs redis-py: pip install 'tickwork[redis]'") from None
-        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
-            raise ValueError(f"history_limit must be a whole number, got {history_limit!r}")
-        if history_limit < 1:
-            raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
-        if history_max_age is not None and (
-            not isinstance(history_max_age, timedelta) or history_max_age <= timedelta(0)
-        ):
-            raise ValueError(f"history_max_age must be a timedelta > 0, got {history_max_age!r}")
         if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
             raise ValueError(f"prefix must be a non-empty string without spaces, got {prefix!r}")
-        super().__init__(flush_interval)
+        super().__init__(flush_interval, history_limit, history_max_age)
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
         self.url = safe_url(url)
         self._secret = urlsplit(url).password
         self.prefix = prefix
-        self.history_limit = history_limit
-        self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
         self._latest_us = 0
         #: This store object's scheduler: its mark on runs, leases and changes.
         self.instance = self.owner = uuid.uuid4().hex[:12]
@@ -347,21 +336,6 @@ class RedisStore(BufferedStore):
             )
 
     # --------------------------------------------------------------- jobs
-    def validate(self, job: Job) -> None:
-        self._encode(job)
-
-    def _encode(self, job: Job) -> str:
-        data = job.to_dict()
-        for state in ("next_fire_us", "runs", "last_due_us", "active"):
-            del data[state]
-        try:
-            return json.dumps(data, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"job {job.name!r} cannot be kept in a RedisStore: its extra must be "
-                f"JSON data (str, number, bool, None, list, dict): {exc}"
-            ) from None
-
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         self._flush_pending()
         self._recover(None)

@@ -37,7 +37,6 @@ from typing import Any
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from .._time import td_to_us
 from ._base import NO_CLAIM, SHARDS, shard_of
 from ._buffered import BufferedStore, StateChange
 
@@ -147,13 +146,6 @@ def _run_row(run: Run, owner: str) -> tuple[Any, ...]:
     )
 
 
-def _definition(job: Job) -> dict[str, Any]:
-    data = job.to_dict()
-    for state in ("next_fire_us", "runs", "last_due_us", "active"):
-        del data[state]
-    return data
-
-
 class SQLiteStore(BufferedStore):
     shared = True
 
@@ -182,18 +174,8 @@ class SQLiteStore(BufferedStore):
         history_max_age: timedelta | None = None,
         flush_interval: timedelta = timedelta(milliseconds=20),
     ) -> None:
-        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
-            raise ValueError(f"history_limit must be a whole number, got {history_limit!r}")
-        if history_limit < 1:
-            raise ValueError(f"history_limit must be >= 1, got {history_limit!r}")
-        if history_max_age is not None and (
-            not isinstance(history_max_age, timedelta) or history_max_age <= timedelta(0)
-        ):
-            raise ValueError(f"history_max_age must be a timedelta > 0, got {history_max_age!r}")
-        super().__init__(flush_interval)
+        super().__init__(flush_interval, history_limit, history_max_age)
         self.path = os.fspath(path)
-        self.history_limit = history_limit
-        self._max_age_us = None if history_max_age is None else td_to_us(history_max_age)
         #: This store object's scheduler: its mark on runs, leases and changes.
         self.instance = self.owner = uuid.uuid4().hex[:12]
         self._host = socket.gethostname()
@@ -265,18 +247,6 @@ class SQLiteStore(BufferedStore):
         return int(row[0])
 
     # ------------------------------------------------------------- jobs
-    def validate(self, job: Job) -> None:
-        self._encode(job)
-
-    def _encode(self, job: Job) -> str:
-        try:
-            return json.dumps(_definition(job), separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"job {job.name!r} cannot be kept in a SQLiteStore: its extra must be "
-                f"JSON data (str, number, bool, None, list, dict): {exc}"
-            ) from None
-
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         self._flush_pending()
         with self._db_lock:
