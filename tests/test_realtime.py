@@ -192,3 +192,25 @@ def test_jobs_added_and_removed_from_many_threads_fire_exactly_once() -> None:
         time.sleep(0.1)  # nothing more may arrive
     assert set(fired) == expected
     assert set(fired.values()) == {1}
+
+
+def test_an_overloaded_loop_still_lets_callers_and_shutdown_in() -> None:
+    # 60,000 jobs due every 0.2 s: more than a pass can serve, so the loop is
+    # always behind and never sleeps. Calls and shutdown must still get in.
+    app = tw.App()
+    app.service("noop")(lambda request: None)
+    sched = tw.Scheduler(app, executor=tw.ThreadExecutor(max_workers=2))
+    for i in range(60_000):
+        sched.add_job(f"j{i}", "noop", tw.Interval(seconds=0.2))
+    sched.start()
+    time.sleep(1.0)
+    done = threading.Event()
+
+    def calls() -> None:
+        sched.get_job("j1")
+        sched.add_job("late", "noop", tw.Interval(hours=1))
+        sched.shutdown(wait=False)
+        done.set()
+
+    threading.Thread(target=calls, daemon=True).start()
+    assert done.wait(60), "the overloaded loop kept the scheduler's lock"

@@ -571,8 +571,8 @@ class Scheduler:
     def shutdown(self, wait: bool = True) -> None:
         """Stop the loop; with ``wait``, let running jobs finish (up to
         ``shutdown_timeout`` seconds)."""
+        self._stopping = True  # seen by a loop that is behind, between two passes
         with self._lock:
-            self._stopping = True
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -608,8 +608,8 @@ class Scheduler:
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("signal %s: shutting down", signal.Signals(signum).name)
+            self._stopping = True
             with self._lock:
-                self._stopping = True
                 self._cond.notify_all()
 
         if threading.current_thread() is threading.main_thread():
@@ -663,7 +663,15 @@ class Scheduler:
                 # Fires queued while this pass ran wait for runs that may have
                 # finished meanwhile: release those before sleeping.
                 self._drain_done(self.clock.now_us())
-                self.clock.wait(self._cond, self._wake_at())
+                wake_at = self._wake_at()
+                if wake_at is not None and wake_at <= self.clock.now_us():
+                    # Behind: no sleep to let go of the lock in, so let the
+                    # API's callers (and shutdown) in between two passes.
+                    self._cond.release()
+                    time.sleep(0)
+                    self._cond.acquire()
+                    continue
+                self.clock.wait(self._cond, wake_at)
 
     def _wake_at(self) -> int | None:
         """When the loop should wake: the next deadline, or the end of the
