@@ -24,6 +24,7 @@ SCRIPTS = (
     "bench_memory.py",
     "bench_realtime.py",
     "bench_cron.py",
+    "bench_stores.py",
 )
 
 
