@@ -510,6 +510,12 @@ class SQLiteStore(BufferedStore):
                 )
                 mine += take
             self._interrupt(db, live)
+            # The feed keeps the last 10,000 changes; a scheduler further
+            # behind than that reads every job again.
+            db.execute(
+                "DELETE FROM tickwork_changes WHERE seq < "
+                "(SELECT max(seq) FROM tickwork_changes) - 10000"
+            )
             result[:] = [frozenset(mine), len(live)]
 
         with self._db_lock:
@@ -525,42 +531,28 @@ class SQLiteStore(BufferedStore):
             self._write(work)
 
     def changes(self, cursor: Any, wait: float) -> tuple[Any, list[str] | None]:
+        query = "SELECT seq, name, author FROM tickwork_changes WHERE seq > ? ORDER BY seq"
         with self._db_lock:
-            (newest, oldest) = self._db.execute(
+            newest, oldest = self._db.execute(
                 "SELECT max(seq), min(seq) FROM tickwork_changes"
             ).fetchone()
-        if cursor is None:
-            return newest or 0, []
+            if cursor is None:
+                return newest or 0, []
+            if oldest is not None and cursor < oldest - 1:
+                return newest, None  # trimmed past the cursor: read everything again
         deadline = time.monotonic() + wait
         while True:
             with self._db_lock:
-                if oldest is not None and cursor < oldest - 1:
-                    return newest, None  # trimmed past the cursor: read everything again
-                rows = self._db.execute(
-                    "SELECT seq, name, author FROM tickwork_changes WHERE seq > ? ORDER BY seq",
-                    (cursor,),
-                ).fetchall()
+                rows = self._db.execute(query, (cursor,)).fetchall()
             if rows:
                 cursor = rows[-1][0]
                 names = sorted({name for _, name, author in rows if author != self.instance})
                 if names:
-                    self._trim_changes(cursor)
                     return cursor, names
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return cursor, []
             time.sleep(min(0.05, remaining))
-            with self._db_lock:
-                (oldest,) = self._db.execute("SELECT min(seq) FROM tickwork_changes").fetchone()
-
-    def _trim_changes(self, seq: int) -> None:
-        if seq % 1000 == 0:  # now and then, keep the last 10,000
-            with self._db_lock:
-                self._write(
-                    lambda db: db.execute(
-                        "DELETE FROM tickwork_changes WHERE seq < ?", (seq - 10_000,)
-                    )
-                )
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:
