@@ -159,7 +159,7 @@ def busy_fraction(seconds: float = 1.0) -> float:
     return 0.0 if dt <= 0 else 1.0 - (idle1 - idle0) / dt
 
 
-def _busy_seconds() -> float:
+def busy_seconds() -> float:
     """CPU seconds all CPUs spent busy since boot (from /proc/stat)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
@@ -180,17 +180,41 @@ def check_quiet(max_busy: float = 0.25, tries: int = 20) -> float:
 
 
 # --------------------------------------------------------------- processes
-def run_child(script: str, params: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
-    """Run ``script --child JSON`` in a fresh interpreter; returns its JSON result."""
+def proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (0.0 if None or gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return 0.0
+    fields = text.rpartition(")")[2].split()  # after "pid (comm)": state is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_child(
+    script: str,
+    params: dict[str, Any],
+    timeout: float = 900,
+    helper_pids: Sequence[int] = (),
+) -> dict[str, Any]:
+    """Run ``script --child JSON`` in a fresh interpreter; returns its JSON result.
+
+    ``helper_pids``: processes that work for the measurement (a database
+    server); their CPU is not counted as other load.
+    """
     cmd = [sys.executable, os.path.join(HERE, script), "--child", json.dumps(params)]
-    busy0, wall0 = _busy_seconds(), time.monotonic()
+    busy0, wall0 = busy_seconds(), time.monotonic()
+    helpers0 = sum(proc_cpu_s(pid) for pid in helper_pids)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
+    child_cpu += sum(proc_cpu_s(pid) for pid in helper_pids) - helpers0
     wall = time.monotonic() - wall0
     # CPU used meanwhile by every other process (in CPUs): noise from other work.
-    other_load = max(0.0, (_busy_seconds() - busy0 - child_cpu) / wall) if wall > 0 else 0.0
+    other_load = max(0.0, (busy_seconds() - busy0 - child_cpu) / wall) if wall > 0 else 0.0
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise RuntimeError(f"child {script} {params} failed with exit code {proc.returncode}")
@@ -230,6 +254,19 @@ def rss_kib() -> int:
 
 
 def peak_rss_kib() -> int:
+    """This process's peak resident set size, in KiB.
+
+    ``VmHWM`` from /proc/self/status: it belongs to the address space, which
+    ``exec`` replaces. ``ru_maxrss`` is not reset by ``exec``: a child forked
+    from a parent holding 150 MiB reports at least 150 MiB.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
