@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,17 @@ def test_sqlite_feed_trimmed_past_the_cursor_means_read_everything(
     assert b.changes(cursor, 0)[1] is None
     a.close()
     b.close()
+
+
+def test_a_refused_fire_leaves_no_run_and_no_missed_record(
+    app: tw.App, clock: tw.FakeClock, opener: Opener
+) -> None:
+    a, b = opener(), opener()
+    sched = tw.Scheduler(app, clock=clock, store=a)
+    sched.add_job("j", "noop", tw.Interval(minutes=1), misfire="skip", grace=timedelta(0))
+    b.fleet_round(5.0)  # a live scheduler holds j's shard
+    clock.advance(minutes=3)  # 00:01 and 00:02 are missed, 00:03 is due now
+    runs = sched.run_pending()
+    assert [r.outcome for r in runs] == ["missed", "missed"]  # what this scheduler saw...
+    assert sched.history("j") == []  # ...but its claim was refused: nothing is kept
+    assert "j" in {job.name for job in b.load_jobs()}

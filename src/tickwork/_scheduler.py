@@ -181,6 +181,9 @@ class Scheduler:
         # runs; None before, when it fires every job and claims fence it.
         self._shared = self.store.shared
         self._owned: frozenset[int] | None = None
+        self._owned_seen: frozenset[int] | None = None  # the last share the store gave
+        # Work from the fleet thread, for the loop to do under the lock.
+        self._inbox: SimpleQueue[Callable[[], None]] = SimpleQueue()
         ttl = _duration_us(lease_ttl, "lease_ttl")
         assert ttl is not None
         self._lease_ttl = ttl / 1_000_000
@@ -554,7 +557,7 @@ class Scheduler:
             self.executor.start()
             self.clock.watch(self._wake)
         if self._shared:
-            self._fleet_round()  # take a share of the jobs before the first fire
+            self._fleet_round(now=True)  # take a share of the jobs before the first fire
         with self._lock:
             if self.running:
                 return
@@ -587,7 +590,7 @@ class Scheduler:
             self.store.flush()  # the runs that just finished
             if self._shared and self._owned is not None:
                 self.store.fleet_leave()  # the others take its jobs at once
-                self._owned = None
+                self._owned = self._owned_seen = None
         except Exception:
             log.exception("the store could not save the last runs at shutdown")
 
@@ -705,6 +708,8 @@ class Scheduler:
             self._release(done.get(), now)
 
     def _run_due(self, now: int) -> None:
+        if not self._inbox.empty():
+            self._drain_inbox()
         if not self._durable:
             self._run_due_pass(now)
             return
@@ -813,6 +818,9 @@ class Scheduler:
         # Inline runs finish inside this loop; the job may only be finished
         # (removed) once every planned start has happened.
         outer, self._firing = self._firing, state
+        # With a durable store, records of fires that do not run follow the
+        # claim, so that a refused claim takes them with it.
+        unrun: list[tuple[int, str]] | None = [] if self._durable else None
         try:
             for kind, when in plan:
                 if state._removed:
@@ -824,11 +832,15 @@ class Scheduler:
                     if state._backlog is None:
                         state._backlog = deque()
                     state._backlog.append(when)
+                elif unrun is not None:
+                    unrun.append((when, kind))
                 else:
                     self._record_unrun(state, when, now, kind)
         finally:
             self._firing = outer
         self._save_state(state, claimed_from)
+        for when, kind in unrun or ():
+            self._record_unrun(state, when, now, kind)
         self._maybe_done(state)
 
     def _fire_one(self, state: Job, due: int, nxt: int | None, now: int) -> None:
@@ -1139,10 +1151,13 @@ class Scheduler:
         run.outcome = outcome  # type: ignore[assignment]
         if self._collect is not None:
             self._collect.append(run)
-        self._record_run(run, "run_skipped" if outcome == "skipped" else "run_missed")
+        self._record_run(run, "run_skipped" if outcome == "skipped" else "run_missed", unrun=True)
 
-    def _record_run(self, run: Run, event: str) -> None:
-        self.store.add_run(run)
+    def _record_run(self, run: Run, event: str, unrun: bool = False) -> None:
+        if unrun:
+            self.store.add_unrun(run)  # kept only if the fire's claim holds
+        else:
+            self.store.add_run(run)
         if self._listeners:
             self._emit(event, run.job, run)
 
@@ -1257,33 +1272,59 @@ class Scheduler:
             self._schedule(state, state.next_fire_us)
         self._cond.notify_all()
 
-    def _fleet_round(self) -> None:
+    def _fleet_round(self, now: bool = False) -> None:
         """Heartbeat and leases; then drop the jobs of shards given up and take
-        up those of shards taken, as the store has them."""
+        up those of shards taken, as the store has them.
+
+        The fleet thread never waits for the scheduler's lock (a loop that is
+        behind holds it for a whole pass, and a late heartbeat loses the
+        leases): it hands the change to the loop, which makes it between two
+        passes. ``now`` makes it at once (at start, before the loop runs).
+        """
         owned, _ = self.store.fleet_round(self._lease_ttl)
-        with self._lock:
-            before = self._owned
+        before = self._owned_seen
         if owned == before:
             return
+        self._owned_seen = owned
         gained = owned if before is None else owned - before
-        fresh = self.store.load_jobs() if gained else []
-        with self._lock:
+        fresh = [job for job in self.store.load_jobs() if shard_of(job.name) in gained]
+
+        def apply() -> None:
             self._owned = owned
             for state in list(self._jobs.values()):
                 if shard_of(state.name) not in owned:
                     self._unschedule(state)
                     state._backlog = None
-            self._refresh(
-                [job.name for job in fresh if shard_of(job.name) in gained],
-                [job for job in fresh if shard_of(job.name) in gained],
+            self._refresh([job.name for job in fresh], fresh)
+            log.info(
+                "fleet: this scheduler (%s) holds %d of %d shards",
+                self.store.instance,
+                len(owned),
+                SHARDS,
             )
-            self._cond.notify_all()
-        log.info(
-            "fleet: this scheduler (%s) holds %d of %d shards",
-            self.store.instance,
-            len(owned),
-            SHARDS,
-        )
+
+        if now:
+            with self._lock:
+                apply()
+        else:
+            self._post(apply)
+
+    def _post(self, work: Callable[[], None]) -> None:
+        """Hand ``work`` to the loop, to run under the lock between two passes."""
+        self._inbox.put(work)
+        if self._lock.acquire(timeout=0.01):  # an idle loop sleeps: wake it
+            try:
+                self._cond.notify_all()
+            finally:
+                self._lock.release()
+
+    def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        while not inbox.empty():
+            try:
+                inbox.get()()
+            except Exception:
+                log.exception("fleet: a change could not be applied")
 
     def _fleet_loop(self) -> None:
         """Keep this scheduler's leases, and follow the jobs the others change."""
@@ -1307,15 +1348,21 @@ class Scheduler:
                     wait = max(0.0, min(0.25, next_round - time.monotonic()))
                     cursor, names = store.changes(cursor, wait)
                 if names is None:
-                    fresh = store.load_jobs()
-                    with self._lock:
+                    everything = store.load_jobs()
+
+                    def resync(fresh: list[Job] = everything) -> None:
                         stored = {job.name for job in fresh}
                         gone = [name for name in self._jobs if name not in stored]
                         self._refresh([*stored, *gone], fresh)
+
+                    self._post(resync)
                 elif names:
-                    fresh = store.load_jobs(names)
-                    with self._lock:
-                        self._refresh(names, fresh)
+                    changed = store.load_jobs(names)
+
+                    def follow(which: list[str] = names, fresh: list[Job] = changed) -> None:
+                        self._refresh(which, fresh)
+
+                    self._post(follow)
             except Exception:
                 log.exception("fleet: the store could not be reached; retrying")
                 time.sleep(1.0)

@@ -104,6 +104,12 @@ class Store(ABC):
         """Record a run in history. Called from worker threads too, at once:
         it must be safe to call concurrently."""
 
+    def add_unrun(self, run: Run) -> None:
+        """Record a fire that did not run (``skipped`` or ``missed``). A store
+        that takes claims keeps it only if the claim of the fire that made it
+        holds (see :meth:`update_state`)."""
+        self.add_run(run)
+
     @abstractmethod
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         """Runs of ``job`` (or of every job), newest first, at most ``limit``."""

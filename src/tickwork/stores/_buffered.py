@@ -74,6 +74,8 @@ class BufferedStore(Store):
         self._states: dict[str, StateChange] = {}
         self._started: list[Run] = []
         self._finished: list[Run] = []
+        # Runs from add_unrun: written only if their job's claim holds.
+        self._fenced: set[str] = set()
         self._flusher: threading.Thread | None = None
         self._closed = False
         # Jobs whose claims were refused, kept until flush() hands them over
@@ -136,6 +138,18 @@ class BufferedStore(Store):
         with self._pending:
             self._started.append(run)
 
+    def add_unrun(self, run: Run) -> None:
+        with self._pending:
+            self._fenced.add(run.cid)
+        self.add_run(run)
+
+    def _kept(self, runs: list[Run], refused: set[str]) -> list[Run]:
+        """``runs`` without the unrun ones whose job's claim was refused."""
+        if not refused:
+            return runs
+        fenced = self._fenced
+        return [run for run in runs if not (run.job in refused and run.cid in fenced)]
+
     def add_run(self, run: Run) -> None:
         with self._pending:
             self._finished.append(run)
@@ -177,9 +191,10 @@ class BufferedStore(Store):
                     self._started[:0] = started
                     self._finished[:0] = finished
                 raise
-            if refused:
-                with self._pending:
-                    self._refused |= refused
+            with self._pending:
+                self._refused |= refused
+                if self._fenced:
+                    self._fenced.difference_update(run.cid for run in finished)
 
     def _flush_loop(self) -> None:
         while True:

@@ -169,16 +169,20 @@ end
 n = tonumber(ARGV[i]); i = i + 1
 local global = p .. ':hist'
 for _ = 1, n do
-  local job, cid, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
+  local job, cid, entry, fenced = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
   redis.call('HDEL', open_key, cid)
   local key = global .. ':' .. job
-  if usable(key) then
+  if fenced == '1' and refused_set[job] then
+    -- a skipped or missed record of a fire whose claim was refused: dropped
+  elseif usable(key) then
     redis.call('LPUSH', key, entry)
     redis.call('LTRIM', key, 0, limit - 1)
     if cutoff >= 0 then trim_old(key) end
   end
-  if usable(global) then redis.call('LPUSH', global, entry) end
+  if not (fenced == '1' and refused_set[job]) and usable(global) then
+    redis.call('LPUSH', global, entry)
+  end
 end
 if n > 0 and usable(global) then
   redis.call('LTRIM', global, 0, glimit - 1)
@@ -476,8 +480,9 @@ class RedisStore(BufferedStore):
         for run in started:
             args += (run.job, run.cid, _run_json(run, self.owner))
         args.append(len(finished))
+        fenced = self._fenced
         for run in finished:
-            args += (run.job, run.cid, _history_entry(run))
+            args += (run.job, run.cid, _history_entry(run), "1" if run.cid in fenced else "0")
         script: Any = self._flush_script
         refused, bad = self._call(lambda: script(args=args))
         for key in bad:

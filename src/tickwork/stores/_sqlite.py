@@ -387,7 +387,7 @@ class SQLiteStore(BufferedStore):
         self, states: list[StateChange], started: list[Run], finished: list[Run]
     ) -> set[str]:
         refused: set[str] = set()
-        finished_rows = [_run_row(run, self.owner) for run in finished]
+        finished_rows: list[tuple[Any, ...]] = []
 
         def work(db: sqlite3.Connection) -> None:
             now = time.time()
@@ -411,6 +411,7 @@ class SQLiteStore(BufferedStore):
             rows = [_run_row(run, self.owner) for run in started if run.job not in refused]
             if rows:
                 db.executemany(_STARTED_SQL, rows)
+            finished_rows[:] = [_run_row(run, self.owner) for run in self._kept(finished, refused)]
             if finished_rows:
                 db.executemany(_FINISHED_SQL, finished_rows)
 
