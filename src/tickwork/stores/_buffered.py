@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -110,6 +111,39 @@ class BufferedStore(Store):
                 f"job {job.name!r} cannot be kept in a {type(self).__name__}: its extra must "
                 f"be JSON data (str, number, bool, None, list, dict): {exc}"
             ) from None
+
+    def _decode(
+        self,
+        name: str,
+        definition: str,
+        read_state: Callable[[], tuple[int | None, int, int | None, bool]],
+        where: str,
+    ) -> Job | None:
+        """Rebuild a job from its stored definition (JSON text) and its state
+        (``read_state`` gives next fire, runs, last due, active). One that
+        cannot be read is logged, naming it and ``where``, and gives None."""
+        try:
+            data = json.loads(definition)
+            if not isinstance(data, dict):
+                raise ValueError("the definition is not a JSON object")
+            next_fire_us, runs, last_due_us, active = read_state()
+            data.update(
+                name=name,
+                next_fire_us=next_fire_us,
+                runs=runs,
+                last_due_us=last_due_us,
+                active=active,
+            )
+            return Job.from_dict(data)
+        except Exception as exc:
+            log.error(
+                "job %r in %s cannot be read, so it is left out: %s: %s",
+                name,
+                where,
+                type(exc).__name__,
+                exc,
+            )
+            return None
 
     # ------------------------------------------------------------ buffering
     def update_state(

@@ -204,6 +204,13 @@ def _int(text: str) -> int | None:
     return None if text == "" else int(text)
 
 
+def _state_of(text: str | None) -> tuple[int | None, int, int | None, bool]:
+    if text is None:
+        raise ValueError("it has no state")
+    next_fire, runs, last_due, active = text.split("|")
+    return _int(next_fire), int(runs), _int(last_due), active == "1"
+
+
 def _run_json(run: Run, owner: str | None = None) -> str:
     row = list(run.as_row())
     if owner is not None:
@@ -283,7 +290,7 @@ class RedisStore(BufferedStore):
         self.prefix = prefix
         self._latest_us = 0
         #: This store object's scheduler: its mark on runs, leases and changes.
-        self.instance = self.owner = uuid.uuid4().hex[:12]
+        self.instance = uuid.uuid4().hex[:12]
         self._reported: set[str] = set()
         self._client: Any = (
             client
@@ -358,33 +365,13 @@ class RedisStore(BufferedStore):
             )
             definitions = {n: d for n, d in zip(wanted, found[0], strict=True) if d is not None}
             states = {n: v for n, v in zip(wanted, found[1], strict=True) if v is not None}
+        where = f"Redis store {self.url} (key {def_key!r})"
         jobs: list[Job] = []
         for name in sorted(definitions):
-            try:
-                data = json.loads(definitions[name])
-                if not isinstance(data, dict):
-                    raise ValueError("the definition is not a JSON object")
-                state = states.get(name)
-                if state is None:
-                    raise ValueError("it has no state")
-                next_fire, runs, last_due, active = state.split("|")
-                data.update(
-                    name=name,
-                    next_fire_us=_int(next_fire),
-                    runs=int(runs),
-                    last_due_us=_int(last_due),
-                    active=active == "1",
-                )
-                jobs.append(Job.from_dict(data))
-            except Exception as exc:
-                log.error(
-                    "job %r in Redis store %s (key %r) cannot be read, so it is left out: %s: %s",
-                    name,
-                    self.url,
-                    self._key("def"),
-                    type(exc).__name__,
-                    exc,
-                )
+            text = states.get(name)
+            job = self._decode(name, definitions[name], lambda: _state_of(text), where)  # noqa: B023
+            if job is not None:
+                jobs.append(job)
         return jobs
 
     def _recover(self, live: set[str] | None) -> None:
@@ -478,7 +465,7 @@ class RedisStore(BufferedStore):
             args += (change.name, state, expect, shard_of(change.name))
         args.append(len(started))
         for run in started:
-            args += (run.job, run.cid, _run_json(run, self.owner))
+            args += (run.job, run.cid, _run_json(run, self.instance))
         args.append(len(finished))
         fenced = self._fenced
         for run in finished:

@@ -22,7 +22,6 @@ the process being killed; only a power cut can lose the last commits.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -177,7 +176,7 @@ class SQLiteStore(BufferedStore):
         super().__init__(flush_interval, history_limit, history_max_age)
         self.path = os.fspath(path)
         #: This store object's scheduler: its mark on runs, leases and changes.
-        self.instance = self.owner = uuid.uuid4().hex[:12]
+        self.instance = uuid.uuid4().hex[:12]
         self._host = socket.gethostname()
         self._db_lock = threading.RLock()
         self._touched: dict[str, int] = {}  # job -> runs recorded since its last trim
@@ -265,28 +264,13 @@ class SQLiteStore(BufferedStore):
                     chunk = wanted[at : at + 500]
                     marks = ", ".join("?" * len(chunk))
                     rows += self._db.execute(f"{query} WHERE name IN ({marks})", chunk).fetchall()
+        where = f"SQLite store {self.path!r}"
         jobs: list[Job] = []
         for name, definition, next_fire_us, runs, last_due_us, active in rows:
-            try:
-                data = json.loads(definition)
-                if not isinstance(data, dict):
-                    raise ValueError("the definition is not a JSON object")
-                data.update(
-                    name=name,
-                    next_fire_us=next_fire_us,
-                    runs=runs,
-                    last_due_us=last_due_us,
-                    active=bool(active),
-                )
-                jobs.append(Job.from_dict(data))
-            except Exception as exc:
-                log.error(
-                    "job %r in SQLite store %r cannot be read, so it is left out: %s: %s",
-                    name,
-                    self.path,
-                    type(exc).__name__,
-                    exc,
-                )
+            state = (next_fire_us, runs, last_due_us, bool(active))
+            job = self._decode(name, definition, lambda: state, where)  # noqa: B023 - called at once
+            if job is not None:
+                jobs.append(job)
         return jobs
 
     def _interrupt(self, db: sqlite3.Connection, live: set[str]) -> None:
@@ -408,10 +392,12 @@ class SQLiteStore(BufferedStore):
                 )
                 if db.execute(_CLAIM_SQL, values).rowcount == 0:
                     refused.add(change.name)
-            rows = [_run_row(run, self.owner) for run in started if run.job not in refused]
+            rows = [_run_row(run, self.instance) for run in started if run.job not in refused]
             if rows:
                 db.executemany(_STARTED_SQL, rows)
-            finished_rows[:] = [_run_row(run, self.owner) for run in self._kept(finished, refused)]
+            finished_rows[:] = [
+                _run_row(run, self.instance) for run in self._kept(finished, refused)
+            ]
             if finished_rows:
                 db.executemany(_FINISHED_SQL, finished_rows)
 

@@ -55,11 +55,6 @@ class Offsets:
         if isinstance(zone, timezone):
             self.fixed = _seconds(zone.utcoffset(None))
 
-    def offset(self, t: int) -> int:
-        """The offset in force at instant ``t``."""
-        t = min(max(t, FIRST_S), LAST_S)
-        return _seconds(datetime.fromtimestamp(t, self.zone).utcoffset())
-
     def period(self, t: int) -> Period:
         """The period that contains instant ``t``."""
         fixed = self.fixed
