@@ -29,6 +29,25 @@ SNAPSHOT_ROOT = "/tmp/tickwork-bench-src"
 SIM_T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+# --------------------------------------------------------------- lateness
+def window_lateness(
+    records: Iterable[tuple[float, datetime]], w0: float, w1: float
+) -> tuple[list[float], int]:
+    """From (handler start, due time) records (epoch seconds, aware datetime):
+    the lateness in ms of the fires due in [w0, w1), sorted, and how many
+    fires started in [w0, w1)."""
+    lateness = []
+    started_in_window = 0
+    for started, due_dt in records:
+        due = due_dt.timestamp()
+        if w0 <= due < w1:
+            lateness.append((started - due) * 1000)
+        if w0 <= started < w1:
+            started_in_window += 1
+    lateness.sort()
+    return lateness, started_in_window
+
+
 # --------------------------------------------------------------- reporting
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub markdown table; numbers are right-aligned."""

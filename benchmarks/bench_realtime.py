@@ -46,6 +46,7 @@ from _common import (
     percentile,
     ratio,
     run_child,
+    window_lateness,
 )
 
 WORKERS = 10
@@ -139,15 +140,7 @@ def child(p: dict[str, Any]) -> dict[str, Any]:
     time.sleep(0.2)
     stop()
     data = list(rec)
-    lateness = []
-    started_in_window = 0
-    for started, due_dt in data:
-        due = due_dt.timestamp()
-        if w0 <= due < w1:
-            lateness.append((started - due) * 1000)
-        if w0 <= started < w1:
-            started_in_window += 1
-    lateness.sort()
+    lateness, started_in_window = window_lateness(data, w0, w1)
     expected = n * (seconds - warm)
     return {
         "expected": expected,

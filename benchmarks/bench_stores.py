@@ -138,6 +138,7 @@ from _common import (
     proc_cpu_s,
     ratio,
     run_child,
+    window_lateness,
 )
 
 WORKERS = 10
@@ -358,15 +359,7 @@ def child_realtime(p: dict[str, Any]) -> dict[str, Any]:
     if logs is not None:
         checks["logs"], checks["first_logs"] = dict(logs.counts), logs.first
     data = list(RECORD)
-    lateness = []
-    started_in_window = 0
-    for started, due_dt in data:
-        due = due_dt.timestamp()
-        if w0 <= due < w1:
-            lateness.append((started - due) * 1000)
-        if w0 <= started < w1:
-            started_in_window += 1
-    lateness.sort()
+    lateness, started_in_window = window_lateness(data, w0, w1)
     return {
         "expected": n * seconds,
         "ran": len(lateness),
