@@ -13,9 +13,12 @@ DOCUMENTED = {
     "Clock", "SystemClock", "FakeClock",
     "Executor", "InlineExecutor", "ThreadExecutor", "AsyncioExecutor",
     "Store", "MemoryStore", "SQLiteStore", "RedisStore",
+    # connections
+    "SMTPMessage", "BasicAuth", "BearerAuth",
     # errors
     "TickworkError", "InvalidTrigger", "ServiceNotFound", "JobNotFound",
     "DuplicateJob", "ConnectionNotFound", "StoreError",
+    "OutgoingError", "RESTError", "RESTTimeout", "SMTPError",
     "__version__",
 }  # fmt: skip
 
@@ -38,6 +41,23 @@ def test_error_tree() -> None:
     assert issubclass(tw.ConnectionNotFound, LookupError)
     for leaf in (tw.ServiceNotFound, tw.JobNotFound, tw.DuplicateJob, tw.ConnectionNotFound):
         assert issubclass(leaf, tw.TickworkError)
+    for leaf in (tw.RESTError, tw.RESTTimeout, tw.SMTPError):
+        assert issubclass(leaf, tw.OutgoingError)
+        assert issubclass(leaf, tw.TickworkError)
+    assert issubclass(tw.RESTTimeout, tw.RESTError)
+    assert issubclass(tw.RESTTimeout, TimeoutError)
+
+
+def test_connections_subpackage_exports() -> None:
+    import tickwork.connections as connections
+
+    assert set(connections.__all__) == {
+        "KVDB", "Attachment", "BasicAuth", "BearerAuth", "Connections", "EmailAccess",
+        "KVDBAccess", "OutgoingAccess", "RESTClient", "RESTConnection", "SMTPClient",
+        "SMTPConnection", "SMTPMessage",
+    }  # fmt: skip
+    for name in connections.__all__:
+        assert getattr(connections, name) is not None, name
 
 
 def test_py_typed_is_shipped() -> None:

@@ -26,13 +26,18 @@ from ._exceptions import (
     DuplicateJob,
     InvalidTrigger,
     JobNotFound,
+    OutgoingError,
+    RESTError,
+    RESTTimeout,
     ServiceNotFound,
+    SMTPError,
     StoreError,
     TickworkError,
 )
 from ._model import Event, Job, Retry, Run
 from ._scheduler import Scheduler
 from ._service import JobInfo, Request, Response, Service, service
+from .connections import BasicAuth, BearerAuth, SMTPMessage
 from .executors import AsyncioExecutor, Executor, InlineExecutor, ThreadExecutor
 from .stores import MemoryStore, RedisStore, SQLiteStore, Store
 from .triggers import Cron, Interval, OneTime, Trigger
@@ -42,6 +47,8 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "AsyncioExecutor",
+    "BasicAuth",
+    "BearerAuth",
     "Clock",
     "ConnectionNotFound",
     "Cron",
@@ -57,11 +64,16 @@ __all__ = [
     "JobNotFound",
     "MemoryStore",
     "OneTime",
+    "OutgoingError",
+    "RESTError",
+    "RESTTimeout",
     "RedisStore",
     "Request",
     "Response",
     "Retry",
     "Run",
+    "SMTPError",
+    "SMTPMessage",
     "SQLiteStore",
     "Scheduler",
     "Service",

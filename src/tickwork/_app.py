@@ -1,4 +1,4 @@
-"""App: the registry of services (and, later, connections)."""
+"""App: the registry of services and connections."""
 
 from __future__ import annotations
 
@@ -18,12 +18,18 @@ from ._service import (
     run_service_sync,
     service,
 )
+from .connections import Connections
 
 __all__ = ["App"]
 
 
 class App:
-    """Services by name, and the way to run them outside the scheduler.
+    """Services and connections by name, and the way to run services outside
+    the scheduler.
+
+    ``app.connections`` holds the outgoing connections services use (see
+    :class:`~tickwork.connections.Connections`). ``close()`` (or ``with app:``)
+    closes their pooled sockets.
 
     Example::
 
@@ -39,6 +45,27 @@ class App:
 
     def __init__(self) -> None:
         self._services: dict[str, type[Service]] = {}
+        self.connections = Connections()
+
+    def close(self) -> None:
+        """Close the connections' pooled sockets (they reopen when used again)."""
+        self.connections.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from async code, with the running loop's async clients."""
+        await self.connections.aclose()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     # -- registry ---------------------------------------------------------
     def add_service(self, cls: type[Service], *, replace: bool = False) -> type[Service]:

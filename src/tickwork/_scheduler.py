@@ -35,6 +35,7 @@ from typing import Any
 from ._app import App
 from ._clock import Clock, FakeClock, SystemClock, step_of
 from ._exceptions import DuplicateJob, InvalidTrigger, JobNotFound, ServiceNotFound
+from ._loops import close_loop_resources
 from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
 from ._service import JobInfo, Request, Service, new_cid, run_service_async, run_service_sync
 from ._time import get_zone, td_to_us, us_to_dt, zone_name
@@ -652,6 +653,7 @@ class Scheduler:
             if isinstance(self.executor, AsyncioExecutor):
                 await self.executor.drain(self.shutdown_timeout)
             self.shutdown(wait=True)
+            await close_loop_resources()
 
     # ------------------------------------------------------------ the loop
     def _loop(self) -> None:

@@ -14,10 +14,12 @@ from itertools import count
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._extra import parse_extra
+from ._loops import close_loop_resources
 from ._time import us_to_dt
 
 if TYPE_CHECKING:
     from ._app import App
+    from .connections import EmailAccess, KVDBAccess, OutgoingAccess
 
 __all__ = [
     "Channel",
@@ -184,6 +186,28 @@ class Service:
     def cid(self) -> str:
         return self.request.cid
 
+    @property
+    def out(self) -> OutgoingAccess:
+        """Outgoing connections: ``self.out.plain_http[name].conn`` (alias
+        ``self.out.rest``), sending this run's cid as ``X-Correlation-ID``."""
+        from .connections import OutgoingAccess
+
+        return OutgoingAccess(self.app.connections, self.request.cid)
+
+    @property
+    def email(self) -> EmailAccess:
+        """E-mail connections: ``self.email.smtp[name].conn.send(message)``."""
+        from .connections import EmailAccess
+
+        return EmailAccess(self.app.connections, self.request.cid)
+
+    @property
+    def kvdb(self) -> KVDBAccess:
+        """The KVDB: ``self.kvdb.conn`` is a redis-py client (asyncio for async services)."""
+        from .connections import KVDBAccess
+
+        return KVDBAccess(self.app.connections, self)
+
     def handle(self) -> Any:
         """The service's logic. Override it (sync or async)."""
         raise NotImplementedError(f"service {self.name!r} does not implement handle()")
@@ -336,6 +360,9 @@ def run_coroutine_blocking(coro: Awaitable[Any]) -> Any:
     """Run a coroutine to completion from sync code on a thread with no running loop."""
 
     async def wrapper() -> Any:
-        return await coro
+        try:
+            return await coro
+        finally:
+            await close_loop_resources()
 
     return asyncio.run(wrapper())

@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Any
 
+from .._loops import close_loop_resources
 from ._base import Executor, Task
 
 __all__ = ["AsyncioExecutor"]
@@ -88,6 +89,12 @@ class AsyncioExecutor(Executor):
                 asyncio.run_coroutine_threadsafe(drain(), loop).result()
             # On a borrowed loop, serve() awaits the drain itself.
         if self._own_thread is not None:
+            if loop.is_running():
+                closing = asyncio.run_coroutine_threadsafe(close_loop_resources(), loop)
+                try:
+                    closing.result(timeout)
+                except Exception:
+                    log.exception("closing the loop's connections failed")
             loop.call_soon_threadsafe(loop.stop)
             self._own_thread.join(timeout)
             loop.close()

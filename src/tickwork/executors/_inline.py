@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 
+from .._loops import finish_loop
 from ._base import Executor, Task
 
 __all__ = ["InlineExecutor"]
@@ -28,14 +29,14 @@ class InlineExecutor(Executor):
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
                 # Close the loop with the executor even when nobody calls shutdown().
-                weakref.finalize(self, self._loop.close)
+                weakref.finalize(self, finish_loop, self._loop)
             self._loop.run_until_complete(task.arun())
         else:
             task.run()
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.close()
+        if self._loop is not None:
+            finish_loop(self._loop)
         self._loop = None
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ import threading
 import time
 from queue import SimpleQueue
 
+from .._loops import finish_loop
 from ._base import Executor, Task
 
 __all__ = ["ThreadExecutor"]
@@ -77,7 +78,7 @@ class ThreadExecutor(Executor):
                     log.exception("a task raised out of its runner")
         finally:
             if loop is not None:
-                loop.close()
+                finish_loop(loop)
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         with self._lock:
