@@ -283,7 +283,12 @@ class SMTPConnection:
                 "text; use 'starttls' or 'ssl' (or allow_insecure_auth=True)"
             )
         if from_ is not None:
-            _addresses("from_", from_)
+            try:
+                senders = _addresses("from_", from_)
+            except (TypeError, ValueError):
+                senders = []
+            if len(senders) != 1:
+                raise ValueError(f"{where}: from_ must be one e-mail address, got {from_!r}")
         if (
             isinstance(keep_alive, bool)
             or not isinstance(keep_alive, int | float)

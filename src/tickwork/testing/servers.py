@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
+import weakref
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -155,12 +157,36 @@ class SMTPSink:
         if security == "starttls":
             params.update(tls_context=tls_context, require_starttls=True)
         if username is not None:
+            # aiosmtpd counts only STARTTLS as TLS: with implicit TLS ("ssl")
+            # it must not require TLS for AUTH, or it would never offer AUTH.
             params.update(
                 authenticator=authenticator,
                 auth_required=True,
-                auth_require_tls=security != "none",
+                auth_require_tls=security == "starttls",
             )
-        self._controller = Controller(
+        sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        class SinkController(Controller):
+            def factory(self) -> Any:
+                with warnings.catch_warnings():
+                    # Its warning for AUTH without STARTTLS: "ssl" is TLS, and
+                    # "none" with a password is what a test asked for.
+                    warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+                    server = super().factory()  # type: ignore[no-untyped-call]
+                sessions.add(server)
+                return server
+
+            def cancel_tasks(self, stop_loop: bool = True) -> None:
+                # Cancelling a session's task only begins a TLS shutdown that
+                # the stopped loop never finishes; abort the connections so
+                # their sockets close with the server.
+                for server in list(sessions):
+                    transport = getattr(server, "transport", None)
+                    if transport is not None and not transport.is_closing():
+                        transport.abort()
+                super().cancel_tasks(stop_loop)
+
+        self._controller = SinkController(
             Handler(),
             hostname=host,
             port=self.port,
