@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["BasicAuth", "BearerAuth", "RESTClient", "RESTConnection"]
 
 CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_LOWER = CORRELATION_HEADER.lower()
 
 _DEFAULT: Any = object()
 _tasks: set[asyncio.Task[Any]] = set()
@@ -125,6 +126,8 @@ class RESTConnection:
         self.address, url_auth = _check_address(where, address)
         self.path = _check_path(where, path)
         self._fields = _placeholders(where, self.path)
+        # With or without placeholders, "{{" and "}}" are literal braces.
+        self._literal_path = "" if self._fields else self.path.format_map({})
         self.timeout = check_timeout(where, timeout)
         self.headers = _check_headers(where, headers)
         if url_auth is not None and auth is not None:
@@ -223,6 +226,11 @@ class RESTConnection:
             _tasks.add(task)
             task.add_done_callback(_tasks.discard)
 
+            async def closed() -> None:  # a loop ending meanwhile waits for the close
+                await task
+
+            at_loop_end(loop, closed)
+
     # -- building requests ------------------------------------------------
     def url_for(self, params: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """The URL for these params, and the params left for the query string.
@@ -232,7 +240,7 @@ class RESTConnection:
         """
         query = dict(params) if params else {}
         if not self._fields:
-            return self.address + self.path, query
+            return self.address + self._literal_path, query
         values = {}
         for field in self._fields:
             if field not in query:
@@ -254,7 +262,9 @@ class RESTConnection:
         timeout: Any,
     ) -> tuple[str, dict[str, Any]]:
         url, query = self.url_for(params)
-        sent_headers = dict(headers) if headers else {}
+        sent_headers = (
+            {k: v for k, v in headers.items() if k.lower() != _CORRELATION_LOWER} if headers else {}
+        )
         sent_headers[CORRELATION_HEADER] = cid if cid is not None else new_cid()
         options: dict[str, Any] = {"headers": sent_headers}
         if query:
@@ -263,8 +273,10 @@ class RESTConnection:
             raise ValueError(f"REST connection {self.name!r}: give data= or json=, not both")
         if json is not None:
             options["json"] = json
-        elif isinstance(data, str | bytes | bytearray):
+        elif isinstance(data, str | bytes):
             options["content"] = data
+        elif isinstance(data, bytearray | memoryview):
+            options["content"] = bytes(data)  # httpx reads other buffers as chunk iterables
         elif data is not None:
             options["data"] = data
         if timeout is not _DEFAULT:
