@@ -158,3 +158,32 @@ def test_replacing_a_connection_is_seen_by_the_next_run(sink: SMTPSink) -> None:
         app.close()
         assert [m.message["Subject"] for m in sink.wait_for(1)] == ["run 1"]
         assert [m.message["Subject"] for m in other.wait_for(1)] == ["run 2"]
+
+
+def test_function_services_reach_connections_through_a_second_argument(sink: SMTPSink) -> None:
+    app = tw.App()
+    app.connections.add_smtp(
+        "Mail", host=sink.host, port=sink.port, security="none", from_="s@example.com"
+    )
+
+    @app.service("notify")
+    def notify(request: tw.Request, service: tw.Service) -> str:
+        message = tw.SMTPMessage(subject=request.payload["subject"], to="a@example.com")
+        return service.email.smtp["Mail"].conn.send(message)
+
+    @app.service("anotify")
+    async def anotify(request: tw.Request, service: tw.Service) -> str:
+        message = tw.SMTPMessage(subject="async", to="a@example.com")
+        return await service.email.smtp["Mail"].conn.asend(message)
+
+    @app.service("defaults")
+    def defaults(request: tw.Request, limit: int = 10) -> int:
+        return limit  # a second parameter with a default keeps it
+
+    message_id = app.invoke("notify", {"subject": "from a function"})
+    assert app.invoke("anotify").startswith("<")
+    assert app.invoke("defaults") == 10
+    received = sink.wait_for(2)
+    assert received[0].message["Message-ID"] == message_id
+    assert [m.message["Subject"] for m in received] == ["from a function", "async"]
+    app.close()

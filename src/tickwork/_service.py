@@ -315,24 +315,40 @@ def service(name: str) -> Callable[[Callable[..., Any]], type[Service]]:
     """Make a function into a service class.
 
     The function receives the :class:`Request`; its return value becomes the
-    response payload. ``async def`` functions make async services.
+    response payload. ``async def`` functions make async services. A function
+    that takes a second argument also receives the Service instance, for its
+    connections (``service.out``, ``service.email``, ``service.kvdb``), its
+    logger and ``invoke``.
 
     Example::
 
         @tw.service("greet")
         def greet(request: tw.Request) -> str:
             return f"hello {request.payload['who']}"
+
+        @tw.service("fetch")
+        def fetch(request: tw.Request, service: tw.Service) -> str:
+            return service.out.rest["Source"].conn.get().text
     """
     _check_name(name)
 
     def decorate(func: Callable[..., Any]) -> type[Service]:
+        with_service = _takes_two(func)
         if inspect.iscoroutinefunction(func):
 
             async def handle_async(self: Service) -> None:
-                result: Awaitable[Any] = func(self.request)
+                result: Awaitable[Any] = (
+                    func(self.request, self) if with_service else func(self.request)
+                )
                 self.response.payload = await result
 
             namespace: dict[str, Any] = {"handle": handle_async}
+        elif with_service:
+
+            def handle_with_service(self: Service) -> None:
+                self.response.payload = func(self.request, self)
+
+            namespace = {"handle": handle_with_service}
         else:
 
             def handle_sync(self: Service) -> None:
@@ -349,6 +365,21 @@ def service(name: str) -> Callable[[Callable[..., Any]], type[Service]]:
         return type(func.__name__, (Service,), namespace)
 
     return decorate
+
+
+def _takes_two(func: Callable[..., Any]) -> bool:
+    """True when ``func`` requires a second positional argument."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    # Only a required second parameter: ``f(request, limit=10)`` keeps its default.
+    positional = [
+        p
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
 def _check_name(name: object) -> None:
