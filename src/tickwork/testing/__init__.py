@@ -10,6 +10,10 @@ that provides:
 - ``fake_scheduler``: a :class:`tickwork.Scheduler` on ``tickwork_app`` and
   ``fake_clock`` with the inline executor, shut down after the test.
 
+For services that use connections, ``tickwork.testing.servers`` has real
+servers on loopback: ``SMTPSink`` (aiosmtpd; keeps what it receives) and
+``RedisServer`` (a ``redis-server`` process).
+
 Example::
 
     def test_runs_three_times(fake_scheduler):
