@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from _common import check_quiet, machine_info, md_table, parse_args, ratio, run_child
+from _common import check_quiet, machine_info, md_table, measure_quietly, parse_args, ratio
 
 TZ = "America/New_York"
 START = (2026, 1, 5, 12, 0)
@@ -263,15 +262,8 @@ def yes(value: float | None, target: float, above: bool = True) -> str:
     return "yes" if (value >= target if above else value <= target) else "**no**"
 
 
-def measure(params: dict[str, Any], retries: int = 2) -> dict[str, Any]:
-    """run_child, run again (after waiting for quiet) when other processes were busy."""
-    for attempt in range(retries + 1):
-        r = run_child(__file__, params)
-        if r["other_load"] <= 0.3 or attempt == retries:
-            return r
-        print(f"# other load {r['other_load']:.2f} CPU; measuring again", file=sys.stderr)
-        check_quiet()
-    raise AssertionError("unreachable")
+def measure(params: dict[str, Any]) -> dict[str, Any]:
+    return measure_quietly(__file__, params, retries=2)
 
 
 def main() -> None:

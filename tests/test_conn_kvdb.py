@@ -90,6 +90,37 @@ def test_async_service_gets_an_asyncio_client_per_loop(redis_url: str) -> None:
     kv_app.close()
 
 
+def test_asyncio_run_of_your_own_closes_the_loops_clients(redis_url: str) -> None:
+    """``asyncio.run`` ends its loop by finalising async generators; tickwork
+    watches each loop that way, so a loop of the user's own that never calls
+    ``app.aclose()`` still closes its async clients before it closes."""
+    from tickwork import _loops
+
+    app = tw.App()
+    app.connections.set_kvdb(url=redis_url, client_name="tw-own-loop-test")
+
+    class Touch(tw.Service):
+        name = "touch"
+
+        async def handle(self) -> None:
+            await self.kvdb.conn.incr("touched")
+
+    app.add_service(Touch)
+
+    async def main() -> None:
+        await app.ainvoke("touch")
+        await app.ainvoke("touch")
+
+    for _ in range(3):
+        asyncio.run(main())
+    sync = app.connections.kvdb.conn
+    assert sync.get("touched") == b"6"
+    assert [c["name"] for c in sync.client_list()].count("tw-own-loop-test") == 1  # this one
+    assert app.connections.kvdb._aclients == {}
+    assert not any(loop.is_closed() for loop in _loops._closers)
+    app.close()
+
+
 def test_async_service_on_the_scheduler(kv_app: tw.App) -> None:
     class Count(tw.Service):
         name = "count"

@@ -89,6 +89,8 @@ class KVDB:
     def close(self) -> None:
         """Close the sync client's pool (async clients close with their loops)."""
         self._client.close()
+        for loop in [loop for loop in self._aclients if loop.is_closed()]:
+            self._aclients.pop(loop, None)
 
     def __repr__(self) -> str:
         return f"KVDB(url={self.url!r})"

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._exceptions import ConnectionNotFound
-from .._loops import close_loop_resources
+from .._loops import close_loop_resources, forget_closed_loops
 from ._kvdb import KVDB
 from ._rest import RESTClient, RESTConnection
 from ._smtp import Security, SMTPClient, SMTPConnection
@@ -217,6 +217,7 @@ class Connections:
             mail.close()
         if kvdb is not None:
             kvdb.close()
+        forget_closed_loops()
 
     async def aclose(self) -> None:
         """:meth:`close`, and the async clients of the running loop."""

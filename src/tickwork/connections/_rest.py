@@ -214,7 +214,9 @@ class RESTConnection:
                 self._client.close()
                 self._client = None
         for loop, entry in list(self._aclients.items()):
-            if entry[1] == 0 and not loop.is_closed():
+            if loop.is_closed():  # ended without its closers; the collector closes the rest
+                self._aclients.pop(loop, None)
+            elif entry[1] == 0:
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                     loop.call_soon_threadsafe(self._aclose_idle, loop)
 
