@@ -87,9 +87,11 @@ class App:
         self._services[cls.name] = cls
         return cls
 
-    def service(self, name: str) -> Callable[[Callable[..., Any]], type[Service]]:
+    def service(
+        self, name: str, *, expose_http: bool = True
+    ) -> Callable[[Callable[..., Any]], type[Service]]:
         """Decorator: make a function into a service and register it."""
-        make = service(name)
+        make = service(name, expose_http=expose_http)
 
         def decorate(func: Callable[..., Any]) -> type[Service]:
             return self.add_service(make(func))

@@ -162,6 +162,9 @@ class Service:
     """
 
     name: ClassVar[str] = ""
+    #: False keeps the service off the HTTP channel (``POST /services/{name}``
+    #: answers 404); the scheduler, ``invoke`` and the command line still run it.
+    expose_http: ClassVar[bool] = True
 
     app: App
     request: Request
@@ -311,14 +314,16 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-def service(name: str) -> Callable[[Callable[..., Any]], type[Service]]:
+def service(
+    name: str, *, expose_http: bool = True
+) -> Callable[[Callable[..., Any]], type[Service]]:
     """Make a function into a service class.
 
     The function receives the :class:`Request`; its return value becomes the
     response payload. ``async def`` functions make async services. A function
     that takes a second argument also receives the Service instance, for its
     connections (``service.out``, ``service.email``, ``service.kvdb``), its
-    logger and ``invoke``.
+    logger and ``invoke``. ``expose_http=False`` keeps it off the HTTP channel.
 
     Example::
 
@@ -357,6 +362,7 @@ def service(name: str) -> Callable[[Callable[..., Any]], type[Service]]:
             namespace = {"handle": handle_sync}
         namespace.update(
             name=name,
+            expose_http=expose_http,
             __doc__=func.__doc__,
             __module__=func.__module__,
             __qualname__=func.__qualname__,
