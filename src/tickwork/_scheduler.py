@@ -26,6 +26,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from heapq import heapify, heappop, heappush
 from itertools import count
 from queue import SimpleQueue
@@ -40,7 +41,7 @@ from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
 from ._service import JobInfo, Request, Service, new_cid, run_service_async, run_service_sync
 from ._time import get_zone, td_to_us, us_to_dt, zone_name
 from .executors import Executor, InlineExecutor, ThreadExecutor
-from .stores import NO_CLAIM, SHARDS, MemoryStore, Store, shard_of
+from .stores import NO_CLAIM, SHARDS, MemoryStore, RunRequest, Store, shard_of
 from .triggers import Trigger
 
 __all__ = ["Scheduler"]
@@ -454,12 +455,15 @@ class Scheduler:
         Raises:
             JobNotFound: no job by that name.
         """
+        return self._execute_now(name, extra, new_cid())
+
+    def _execute_now(self, name: str, extra: Any, cid: str) -> str:
         with self._lock:
             state = self._state(name)
             now = self.clock.now_us()
             # A manual run carries the number the next scheduled run will have
             # and does not use it up.
-            run = Run(new_cid(), name, state.service, now, manual=True, run_number=state.runs + 1)
+            run = Run(cid, name, state.service, now, manual=True, run_number=state.runs + 1)
             if self._durable:  # written ahead: a crash during it leaves a record
                 self.store.run_started(run)
                 self._taken_elsewhere(self.store.flush())
@@ -1365,9 +1369,26 @@ class Scheduler:
                         self._refresh(which, fresh)
 
                     self._post(follow)
+                owned = self._owned_seen
+                if owned:
+                    for request in store.take_requests(owned, self.clock.now_us()):
+                        self._post(partial(self._run_request, request))
             except Exception:
                 log.exception("fleet: the store could not be reached; retrying")
                 time.sleep(1.0)
+
+    def _run_request(self, request: RunRequest) -> None:
+        """Run a job now for a request taken from the store (``tickwork execute``)."""
+        try:
+            self._execute_now(
+                request.job, request.extra if request.has_extra else None, request.cid
+            )
+        except JobNotFound:
+            log.warning("a request to run job %r now: no such job here", request.job)
+        else:
+            log.info(
+                "job %r runs now, as requested through the store (cid %s)", request.job, request.cid
+            )
 
     def _state(self, name: str) -> Job:
         try:

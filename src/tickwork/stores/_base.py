@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from .._model import Job, Run
 
-__all__ = ["NO_CLAIM", "SHARDS", "Store", "shard_of"]
+__all__ = ["NO_CLAIM", "SHARDS", "RunRequest", "Store", "shard_of"]
 
 #: Jobs are dealt to the schedulers of a fleet in this many shards.
 SHARDS = 64
+
+
+class RunRequest(NamedTuple):
+    """A request, written to a shared store, to run a job now.
+
+    ``extra`` replaces the job's extra for this run when ``has_extra``.
+    A request not taken by ``expires_us`` is dropped.
+    """
+
+    job: str
+    cid: str
+    extra: Any
+    has_extra: bool
+    expires_us: int
+
+    def to_json(self) -> str:
+        return json.dumps(self._asdict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunRequest:
+        return cls(**json.loads(text))
 
 
 def shard_of(name: str) -> int:
@@ -155,3 +177,13 @@ class Store(ABC):
         Returns the new cursor and the names, or None when the feed lost
         track (then every job must be read again)."""
         raise NotImplementedError(f"{type(self).__name__} is not a shared store")
+
+    def request_run(self, request: RunRequest) -> None:
+        """Ask the scheduler that holds the job's shard to run it now, from
+        outside any scheduler (``tickwork execute``)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a shared store")
+
+    def take_requests(self, shards: frozenset[int], now_us: int) -> list[RunRequest]:
+        """Take the run requests for jobs in ``shards``: each is taken by one
+        scheduler only; those that expired before ``now_us`` are dropped."""
+        return []

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from ._base import NO_CLAIM, SHARDS, shard_of
+from ._base import NO_CLAIM, SHARDS, RunRequest, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["RedisStore"]
@@ -63,6 +63,20 @@ redis.call('HSET', p .. ':def', name, definition)
 redis.call('HSET', state_key, name, state)
 redis.call('XADD', p .. ':changes', 'MAXLEN', '~', 10000, '*', 'name', name, 'author', me)
 return 1
+"""
+
+# Take every queued run request of the given shards' lists, atomically:
+# each request goes to one scheduler.
+_TAKE_LUA = """
+local taken = {}
+for _, key in ipairs(KEYS) do
+  local items = redis.call('LRANGE', key, 0, -1)
+  if #items > 0 then
+    redis.call('DEL', key)
+    for _, item in ipairs(items) do taken[#taken + 1] = item end
+  end
+end
+return taken
 """
 
 _ROUND_LUA = """
@@ -300,6 +314,7 @@ class RedisStore(BufferedStore):
         self._flush_script: Any = self._client.register_script(_FLUSH_LUA)
         self._put_script: Any = self._client.register_script(_PUT_LUA)
         self._round_script: Any = self._client.register_script(_ROUND_LUA)
+        self._take_script: Any = self._client.register_script(_TAKE_LUA)
         self._call(self._check_keys)
 
     # ------------------------------------------------------------ plumbing
@@ -531,6 +546,18 @@ class RedisStore(BufferedStore):
             {fields["name"] for _, fields in entries if fields.get("author") != self.instance}
         )
         return entries[-1][0], names
+
+    def request_run(self, request: RunRequest) -> None:
+        key = self._key(f"requests:{shard_of(request.job)}")
+        self._call(lambda: self._client.rpush(key, request.to_json()))
+
+    def take_requests(self, shards: frozenset[int], now_us: int) -> list[RunRequest]:
+        if not shards:
+            return []
+        keys = [self._key(f"requests:{shard}") for shard in sorted(shards)]
+        bodies = self._call(lambda: self._take_script(keys=keys))
+        found = [RunRequest.from_json(body) for body in bodies]
+        return [request for request in found if request.expires_us >= now_us]
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:

@@ -36,14 +36,14 @@ from typing import Any
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from ._base import NO_CLAIM, SHARDS, shard_of
+from ._base import NO_CLAIM, SHARDS, RunRequest, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("tickwork.stores.sqlite")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # _MIGRATIONS[n] takes a file from schema version n to n + 1.
 _MIGRATIONS: list[list[str]] = [
@@ -91,6 +91,15 @@ _MIGRATIONS: list[list[str]] = [
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             name TEXT NOT NULL,
             author TEXT NOT NULL
+        )""",
+    ],
+    [
+        # Requests to run a job now, from outside any scheduler (tickwork execute).
+        """CREATE TABLE tickwork_requests (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            shard INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            expires_us INTEGER NOT NULL
         )""",
     ],
 ]
@@ -540,6 +549,41 @@ class SQLiteStore(BufferedStore):
             if remaining <= 0:
                 return cursor, []
             time.sleep(min(0.05, remaining))
+
+    def request_run(self, request: RunRequest) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO tickwork_requests (shard, body, expires_us) VALUES (?, ?, ?)",
+                (shard_of(request.job), request.to_json(), request.expires_us),
+            )
+
+        with self._db_lock:
+            self._write(work)
+
+    def take_requests(self, shards: frozenset[int], now_us: int) -> list[RunRequest]:
+        if not shards:
+            return []
+        with self._db_lock:  # a read first: most rounds find none, and write nothing
+            if self._db.execute("SELECT 1 FROM tickwork_requests LIMIT 1").fetchone() is None:
+                return []
+        taken: list[RunRequest] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM tickwork_requests WHERE expires_us < ?", (now_us,))
+            marks = ", ".join("?" * len(shards))
+            rows = db.execute(
+                f"SELECT seq, body FROM tickwork_requests WHERE shard IN ({marks}) ORDER BY seq",
+                tuple(shards),
+            ).fetchall()
+            if rows:
+                db.executemany(
+                    "DELETE FROM tickwork_requests WHERE seq = ?", [(r[0],) for r in rows]
+                )
+            taken[:] = [RunRequest.from_json(body) for _, body in rows]
+
+        with self._db_lock:
+            self._write(work)
+        return taken
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:
