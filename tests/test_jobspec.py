@@ -97,6 +97,8 @@ def test_times_show_in_the_zone_asked_for(sched: tw.Scheduler) -> None:
         (spec(retry={"attempts": 0}), "retry", "attempts must be >= 1"),
         (spec(retry={"tries": 2}), "retry.tries", "unknown field"),
         (spec(active="yes"), "active", "true or false"),
+        (spec(timeout=1e300), "timeout", "too long"),
+        (spec(retry={"backoff": 1e300}), "retry.backoff", "too long"),
         (spec(when="now"), "when", "unknown field"),
     ],
 )

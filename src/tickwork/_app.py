@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ServiceNotFound
 from ._service import (
@@ -19,6 +19,10 @@ from ._service import (
     service,
 )
 from .connections import Connections
+
+if TYPE_CHECKING:
+    from ._scheduler import Scheduler
+    from .channels.http import HTTPChannel
 
 __all__ = ["App"]
 
@@ -156,6 +160,22 @@ class App:
         if cls.is_async():
             return await run_service_async(instance)
         return await asyncio.to_thread(run_service_sync, instance)
+
+    # -- channels ---------------------------------------------------------
+    def wsgi(self, scheduler: Scheduler | None = None, **options: Any) -> HTTPChannel:
+        """The HTTP channel for these services (and ``scheduler``'s jobs), a WSGI app.
+
+        ``options`` go to :class:`~tickwork.channels.http.HTTPChannel`:
+        ``token``, ``read_only_token``, ``max_body``, ``tz``. See docs/http.md.
+
+        Example::
+
+            channel = app.wsgi(sched, token=os.environ["TICKWORK_TOKEN"])
+            # gunicorn 'myapp:channel'
+        """
+        from .channels.http import HTTPChannel
+
+        return HTTPChannel(self, scheduler, **options)
 
     def __repr__(self) -> str:
         return f"App(services={self.services()!r})"

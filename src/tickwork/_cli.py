@@ -417,7 +417,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     else:
         raise UsageError("give APP_REF (package.module:scheduler or :app) or --config FILE")
     token = args.token or os.environ.get("TICKWORK_TOKEN")
-    channel = HTTPChannel(app, sched, token=token, read_only_token=args.read_only_token)
+    try:
+        channel = HTTPChannel(app, sched, token=token, read_only_token=args.read_only_token)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     server = serve(channel, host=args.host, port=args.port)
     if sched is not None:
         _log_runs(sched)

@@ -11,7 +11,7 @@ A job spec is a JSON object (or a TOML table)::
 Triggers: ``{"type": "interval", "weeks"|"days"|"hours"|"minutes"|"seconds": n,
 "start": ..., "end": ..., "repeats": n, "tz": ...}``, ``{"type": "cron",
 "expr": "*/5 * * * *", "tz": ..., "start": ..., "end": ...}``, ``{"type":
-"onetime", "at": "2026-12-01 09:00", "tz": ..., "fold": 0}``. Durations are
+"onetime", "at": "2026-12-01 09:00", "tz": ...}``. Durations are
 seconds. Errors are ``ValueError`` (``InvalidTrigger`` for a trigger) naming the field.
 """
 
@@ -146,6 +146,8 @@ def parse_trigger(data: object) -> Trigger:
         raise SpecError("trigger", str(exc)) from None
     except (ValueError, TypeError) as exc:  # a trigger's own argument checks
         raise SpecError("trigger", str(exc)) from None
+    except OverflowError:
+        raise SpecError("trigger", "a time or length is out of range") from None
 
 
 def _seconds(name: str, value: object, *, allow_zero: bool = False) -> timedelta | None:
@@ -155,7 +157,10 @@ def _seconds(name: str, value: object, *, allow_zero: bool = False) -> timedelta
         raise SpecError(name, f"must be a number of seconds or null, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise SpecError(name, f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
-    return timedelta(seconds=value)
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        raise SpecError(name, f"{value!r} seconds is too long") from None
 
 
 def _retry(value: object) -> Retry | None:
