@@ -15,6 +15,7 @@ share, never over another channel:
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -27,7 +28,7 @@ from .stores import RedisStore, RunRequest, SQLiteStore, Store
 __all__ = ["StoreAdmin", "store_from_url"]
 
 
-def store_from_url(url: str, *, prefix: str = "tickwork") -> Store:
+def store_from_url(url: str, *, prefix: str = "tickwork", must_exist: bool = False) -> Store:
     """A durable store from a URL: ``sqlite:///abs/path.db``, ``sqlite://rel.db``,
     a plain file path, or ``redis://``, ``rediss://``, ``unix://`` (a RedisStore).
 
@@ -35,6 +36,9 @@ def store_from_url(url: str, *, prefix: str = "tickwork") -> Store:
         StoreError: the store cannot be opened (the message names it, without
             a password).
         ValueError: the URL is empty.
+
+    ``must_exist``: a SQLite file that is not there is a StoreError, not a new file
+    (for commands that read what a scheduler wrote).
     """
     if not isinstance(url, str) or not url.strip():
         raise ValueError("a store URL is needed: sqlite:///path/to/jobs.db or redis://host:6379/0")
@@ -47,6 +51,8 @@ def store_from_url(url: str, *, prefix: str = "tickwork") -> Store:
             break
     if not path:
         raise ValueError(f"store URL {url!r} names no file")
+    if must_exist and not os.path.exists(path):
+        raise StoreError(f"SQLite store {path!r} does not exist")
     return SQLiteStore(path)
 
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._time import us_to_dt
+
 __all__ = ["main"]
 
 OK, FAILED, USAGE, STORE = 0, 1, 2, 3
@@ -36,6 +38,10 @@ def _zone(name: str | None) -> tzinfo:
     from ._time import get_zone
 
     name = name or os.environ.get("TZ") or "UTC"
+    if name.startswith(":"):  # POSIX: ":Europe/London", or a path into a zoneinfo tree
+        name = name[1:]
+        if "zoneinfo/" in name:
+            name = name.split("zoneinfo/", 1)[1]
     try:
         return get_zone(name)
     except Exception:
@@ -45,8 +51,6 @@ def _zone(name: str | None) -> tzinfo:
 def _when(us_value: int | None, zone: tzinfo) -> str:
     if us_value is None:
         return "-"
-    from ._time import us_to_dt
-
     return us_to_dt(us_value).astimezone(zone).isoformat(sep=" ", timespec="seconds")
 
 
@@ -60,7 +64,7 @@ def _open_store(url: str | None, prefix: str) -> Any:
             "give --store URL (or set TICKWORK_STORE): sqlite:///path.db or redis://..."
         )
     try:
-        return store_from_url(url, prefix=prefix)
+        return store_from_url(url, prefix=prefix, must_exist=True)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except StoreError:
@@ -130,7 +134,11 @@ class _LineFormatter(logging.Formatter):
         line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
         fields = getattr(record, "tw", None)
         if fields:
-            line += "  " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+            line += "  " + " ".join(
+                f"{k}={v:.6f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in fields.items()
+                if v is not None
+            )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -171,7 +179,7 @@ def _log_runs(sched: Any) -> None:
             "job": run.job,
             "service": run.service,
             "outcome": run.outcome,
-            "duration": None if duration is None else f"{duration.total_seconds():.6f}",
+            "duration": None if duration is None else round(duration.total_seconds(), 6),
             "scheduled_for": run.scheduled_for.isoformat(),
             "run_number": run.run_number,
             "manual": run.manual or None,
@@ -188,6 +196,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from ._config import ConfigError, load_config
 
     _setup_logging(args.log_format, args.log_level, sys.stderr)
+    if args.config and args.app_ref:
+        raise UsageError("give APP_REF or --config, not both")
     if args.config:
         try:
             sched = load_config(args.config)
@@ -257,7 +267,14 @@ def cmd_next(args: argparse.Namespace, out: TextIO) -> int:
     zone_name = getattr(zone, "key", "UTC")
     if args.count < 1 or args.count > 1000:
         raise UsageError("--count must be 1 to 1000")
-    after: Any = args.after or datetime.now(UTC)
+    after: Any = datetime.now(UTC)
+    if args.after:
+        from ._time import parse_instant
+
+        try:
+            after = us_to_dt(parse_instant(args.after, zone, what="--after"))
+        except Exception as exc:
+            raise UsageError(str(exc)) from None
     interval = parse_interval(args.expr)
     try:
         if interval is not None:
@@ -382,7 +399,10 @@ def cmd_invoke(args: argparse.Namespace, out: TextIO) -> int:
     from ._exceptions import ServiceNotFound
 
     payload = _payload(args)
-    app, _sched = _app_ref(args.app_ref)
+    app, sched = _app_ref(args.app_ref)
+    if sched is not None:  # only its App is needed; let go of its store at once
+        sched.shutdown()
+        sched.store.close()
     try:
         result = app._invoke(args.service, payload, channel="cli")
     except ServiceNotFound as exc:
@@ -404,6 +424,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from .channels.http import HTTPChannel, serve
 
     _setup_logging(args.log_format, args.log_level, sys.stderr)
+    if args.config and args.app_ref:
+        raise UsageError("give APP_REF or --config, not both")
     if args.config:
         from ._config import ConfigError, load_config
 

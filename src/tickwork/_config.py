@@ -3,13 +3,13 @@ object in a module (``package.module:name``) or a TOML config file.
 
 A config file (``tickwork run --config tickwork.toml``)::
 
+    services = ["myapp.services:SyncData", "myapp.reports:daily"]   # Service classes
+
     [scheduler]
     tz = "Europe/London"                 # the zone of triggers without one
     store = "sqlite:///var/lib/tickwork/jobs.db"   # or redis://...; default: in memory
     executor = "thread"                  # thread (default), inline or asyncio
     max_workers = 10
-
-    services = ["myapp.services:SyncData", "myapp.reports:daily"]   # Service classes
 
     [connections.rest."My Data Source"]
     address = "https://data.example.com"
@@ -42,13 +42,27 @@ import os
 import sys
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from ._app import App
-from ._jobspec import SpecError, parse_job_spec
+from ._exceptions import StoreError
+from ._jobspec import JobSpec, SpecError, parse_job_spec
+from ._model import Job
 from ._scheduler import Scheduler
 from ._service import Service
+from .triggers import Trigger
+
+# add_job's defaults: an option the file no longer sets goes back to its default.
+_ADD_DEFAULTS: dict[str, Any] = {
+    "misfire": "coalesce",
+    "grace": timedelta(seconds=60),
+    "overlap": "skip",
+    "jitter": None,
+    "timeout": None,
+    "retry": None,
+}
 
 __all__ = ["ConfigError", "load_config", "resolve_ref"]
 
@@ -73,8 +87,10 @@ def resolve_ref(ref: str) -> Any:
         sys.path.insert(0, os.getcwd())
     try:
         target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r} (from {ref!r}): {exc}") from exc
+    except Exception as exc:  # ImportError, or whatever the module raised as it ran
+        raise ConfigError(
+            f"cannot import module {module_name!r} (from {ref!r}): {type(exc).__name__}: {exc}"
+        ) from exc
     for part in attr.split("."):
         try:
             target = getattr(target, part)
@@ -92,7 +108,20 @@ def app_and_scheduler(ref: str) -> tuple[App, Scheduler | None]:
     """
     target = resolve_ref(ref)
     if callable(target) and not isinstance(target, App | Scheduler) and not inspect.isclass(target):
-        target = target()
+        try:
+            inspect.signature(target).bind()
+        except TypeError:
+            raise ConfigError(
+                f"{ref!r} is a function that needs arguments; give one that needs none"
+            ) from None
+        except ValueError:  # no signature to read: try the call
+            pass
+        try:
+            target = target()
+        except StoreError:
+            raise  # the store it opens is unreachable: not a reference error
+        except Exception as exc:
+            raise ConfigError(f"{ref!r} raised {type(exc).__name__}: {exc}") from exc
     if isinstance(target, Scheduler):
         return target.app, target
     if isinstance(target, App):
@@ -129,12 +158,20 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
             )
     app = App()
     for index, ref in enumerate(_list(where, "services", data.get("services", []))):
-        cls = resolve_ref(ref) if isinstance(ref, str) else None
+        try:
+            cls = resolve_ref(ref) if isinstance(ref, str) else None
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: services[{index}]: {exc}") from None
         if not (inspect.isclass(cls) and issubclass(cls, Service)):
             raise ConfigError(f"{where}: services[{index}] {ref!r} is not a Service class")
-        app.add_service(cls)
+        try:
+            app.add_service(cls)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: services[{index}] {ref!r}: {exc}") from None
     _connections(where, app, data.get("connections", {}), env)
     sched = _scheduler(where, app, data.get("scheduler", {}))
+    seen: dict[str, int] = {}
+    existing = {job.name: job for job in sched.jobs()}
     for index, item in enumerate(_list(where, "jobs", data.get("jobs", []))):
         label = f"jobs[{index}]"
         try:
@@ -144,18 +181,46 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         assert spec.name is not None
         assert spec.service is not None
         assert spec.trigger is not None
+        if spec.name in seen:
+            raise ConfigError(
+                f"{where}: {label} ({spec.name!r}): the name is used by jobs[{seen[spec.name]}] too"
+            )
+        seen[spec.name] = index
         try:
-            if spec.name in {job.name for job in sched.jobs()}:
-                kwargs = spec.update_kwargs()
-                kwargs.update(service=spec.service, trigger=spec.trigger, extra=spec.extra)
-                sched.update_job(spec.name, **kwargs)
-                if "active" in spec.options and spec.options["active"] is False:
-                    sched.pause_job(spec.name)
-            else:
+            old = existing.get(spec.name)
+            if old is None:
                 sched.add_job(spec.name, spec.service, spec.trigger, **spec.add_kwargs())
-        except (LookupError, ValueError, TypeError) as exc:
+            else:
+                _update(sched, old, spec)
+        except (LookupError, ValueError, TypeError, OverflowError) as exc:
             raise ConfigError(f"{where}: {label} ({spec.name!r}): {exc}") from None
     return sched
+
+
+def _update(sched: Scheduler, old: Job, spec: JobSpec) -> None:
+    """Make a stored job what the file says, keeping its run count and, when
+    the trigger is the same, its schedule (a restart must not move it)."""
+    assert spec.trigger is not None
+    kwargs: dict[str, Any] = {**_ADD_DEFAULTS, **spec.options}
+    active = kwargs.pop("active", None)
+    kwargs.update(service=spec.service, extra=spec.extra)
+    if not _same_trigger(old.trigger, spec.trigger, sched):
+        kwargs["trigger"] = spec.trigger
+    sched.update_job(old.name, **kwargs)
+    if active is False:
+        sched.pause_job(old.name)
+    elif active is True:
+        sched.resume_job(old.name)
+
+
+def _same_trigger(stored: Trigger, given: Trigger, sched: Scheduler) -> bool:
+    given_data = given.to_dict()
+    bound = given.for_job(sched.clock.now_us(), sched.tz).to_dict()
+    stored_data = stored.to_dict()
+    if "start" not in given_data:  # the start was "when added": not the file's to change
+        bound.pop("start", None)
+        stored_data.pop("start", None)
+    return bound == stored_data
 
 
 def _list(where: str, key: str, value: object) -> list[Any]:
@@ -221,8 +286,13 @@ def _scheduler(where: str, app: App, table: object) -> Scheduler:
                 f"{where}: scheduler.{key}: unknown; known: {', '.join(sorted(allowed))}"
             )
     kind = table.get("executor", "thread")
+    workers = table.get("max_workers", 10)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(
+            f"{where}: scheduler.max_workers must be a whole number >= 1, got {workers!r}"
+        )
     if kind == "thread":
-        executor: executors.Executor = executors.ThreadExecutor(int(table.get("max_workers", 10)))
+        executor: executors.Executor = executors.ThreadExecutor(workers)
     elif kind == "inline":
         executor = executors.InlineExecutor()
     elif kind == "asyncio":
