@@ -192,7 +192,8 @@ def _log_runs(sched: Any) -> None:
 
 
 # -- commands --------------------------------------------------------------------
-def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+def _load(args: argparse.Namespace, what: str) -> tuple[Any, Any]:
+    """The App and Scheduler of ``run`` and ``serve``: from APP_REF or --config."""
     from ._config import ConfigError, load_config
 
     _setup_logging(args.log_format, args.log_level, sys.stderr)
@@ -203,12 +204,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             sched = load_config(args.config)
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-    elif args.app_ref:
-        _app, sched = _app_ref(args.app_ref)
-        if sched is None:
-            raise UsageError(f"{args.app_ref!r} names an App; `tickwork run` needs a Scheduler")
-    else:
-        raise UsageError("give APP_REF (package.module:scheduler) or --config FILE")
+        return sched.app, sched
+    if args.app_ref:
+        return _app_ref(args.app_ref)
+    raise UsageError(f"give APP_REF (package.module:{what}) or --config FILE")
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    _app, sched = _load(args, "scheduler")
+    if sched is None:
+        raise UsageError(f"{args.app_ref!r} names an App; `tickwork run` needs a Scheduler")
     _log_runs(sched)
     log.info("tickwork: %d jobs; stop with Ctrl-C (SIGINT) or SIGTERM", len(sched.jobs()))
     try:
@@ -423,21 +428,7 @@ def cmd_invoke(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from .channels.http import HTTPChannel, serve
 
-    _setup_logging(args.log_format, args.log_level, sys.stderr)
-    if args.config and args.app_ref:
-        raise UsageError("give APP_REF or --config, not both")
-    if args.config:
-        from ._config import ConfigError, load_config
-
-        try:
-            sched = load_config(args.config)
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        app = sched.app
-    elif args.app_ref:
-        app, sched = _app_ref(args.app_ref)
-    else:
-        raise UsageError("give APP_REF (package.module:scheduler or :app) or --config FILE")
+    app, sched = _load(args, "scheduler or :app")
     token = args.token or os.environ.get("TICKWORK_TOKEN")
     try:
         channel = HTTPChannel(app, sched, token=token, read_only_token=args.read_only_token)

@@ -14,7 +14,7 @@ import ssl
 import string
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .._exceptions import RESTError, RESTTimeout
@@ -382,9 +382,6 @@ class RESTClient:
         self.connection = connection
         self._cid = cid
 
-    def _c(self, cid: str | None) -> str | None:
-        return cid if cid is not None else self._cid
-
     def get(
         self,
         cid: str | None = None,
@@ -394,63 +391,7 @@ class RESTClient:
         timeout: Any = _DEFAULT,
     ) -> httpx.Response:
         return self.connection.request(
-            "GET", self._c(cid), params=params, headers=headers, timeout=timeout
-        )
-
-    def post(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return self.connection.request(
-            "POST", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    def put(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return self.connection.request(
-            "PUT", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    def patch(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return self.connection.request(
-            "PATCH", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    def delete(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return self.connection.request(
-            "DELETE", self._c(cid), data, json, params, headers, timeout=timeout
+            "GET", _cid(cid, self._cid), params=params, headers=headers, timeout=timeout
         )
 
     async def aget(
@@ -462,67 +403,96 @@ class RESTClient:
         timeout: Any = _DEFAULT,
     ) -> httpx.Response:
         return await self.connection.arequest(
-            "GET", self._c(cid), params=params, headers=headers, timeout=timeout
-        )
-
-    async def apost(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return await self.connection.arequest(
-            "POST", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    async def aput(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return await self.connection.arequest(
-            "PUT", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    async def apatch(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return await self.connection.arequest(
-            "PATCH", self._c(cid), data, json, params, headers, timeout=timeout
-        )
-
-    async def adelete(
-        self,
-        cid: str | None = None,
-        data: Any = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        timeout: Any = _DEFAULT,
-    ) -> httpx.Response:
-        return await self.connection.arequest(
-            "DELETE", self._c(cid), data, json, params, headers, timeout=timeout
+            "GET", _cid(cid, self._cid), params=params, headers=headers, timeout=timeout
         )
 
     def __repr__(self) -> str:
         return f"RESTClient({self.connection.name!r}, cid={self._cid!r})"
+
+    # post, put, patch and delete (and their async forms) differ only in the verb.
+    post: BodyCall
+    put: BodyCall
+    patch: BodyCall
+    delete: BodyCall
+    apost: AsyncBodyCall
+    aput: AsyncBodyCall
+    apatch: AsyncBodyCall
+    adelete: AsyncBodyCall
+
+
+def _cid(given: str | None, bound: str | None) -> str | None:
+    return given if given is not None else bound
+
+
+class BodyCall(Protocol):
+    def __call__(
+        self,
+        cid: str | None = None,
+        data: Any = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: Any = _DEFAULT,
+    ) -> httpx.Response: ...
+
+
+class AsyncBodyCall(Protocol):
+    async def __call__(
+        self,
+        cid: str | None = None,
+        data: Any = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: Any = _DEFAULT,
+    ) -> httpx.Response: ...
+
+
+def _body_calls(verb: str) -> tuple[Any, Any]:
+    def call(
+        self: RESTClient,
+        cid: str | None = None,
+        data: Any = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: Any = _DEFAULT,
+    ) -> httpx.Response:
+        return self.connection.request(
+            verb, _cid(cid, self._cid), data, json, params, headers, timeout=timeout
+        )
+
+    async def acall(
+        self: RESTClient,
+        cid: str | None = None,
+        data: Any = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: Any = _DEFAULT,
+    ) -> httpx.Response:
+        return await self.connection.arequest(
+            verb, _cid(cid, self._cid), data, json, params, headers, timeout=timeout
+        )
+
+    call.__name__ = verb.lower()
+    call.__qualname__ = f"RESTClient.{call.__name__}"
+    acall.__name__ = "a" + verb.lower()
+    acall.__qualname__ = f"RESTClient.{acall.__name__}"
+    call.__doc__ = f"Send a {verb} with an optional body; returns the ``httpx.Response``."
+    acall.__doc__ = f"{verb} for async services, on this loop's ``httpx.AsyncClient``."
+    return call, acall
+
+
+for _verb in ("POST", "PUT", "PATCH", "DELETE"):
+    _sync, _async = _body_calls(_verb)
+    setattr(RESTClient, _verb.lower(), _sync)
+    setattr(RESTClient, "a" + _verb.lower(), _async)
+del _verb, _sync, _async
 
 
 # -- argument checks ----------------------------------------------------------
