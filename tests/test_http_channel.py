@@ -400,6 +400,30 @@ def test_invoke_answers_the_payload_with_the_cid_in_a_header(
     assert request.job is None
 
 
+def test_a_service_sets_response_headers(
+    http_app: tw.App, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Tagged(tw.Service):
+        name = "tagged"
+
+        def handle(self) -> None:
+            self.response.payload = {"ok": True}
+            self.response.headers["X-Report-Version"] = "7"
+            self.response.headers["Content-Type"] = "text/html"  # the channel's own: not sent
+            self.response.headers["X-Bad"] = "two\r\nlines"  # not a header value: not sent
+
+    http_app.add_service(Tagged)
+    with caplog.at_level(logging.WARNING, logger="tickwork.http"):
+        response = client.post("/services/tagged")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    assert response.headers["x-report-version"] == "7"
+    assert response.headers["content-type"].startswith("application/json")
+    assert "x-bad" not in response.headers
+    warned = {r.args[1] for r in caplog.records if r.args}  # type: ignore[index]
+    assert warned == {"Content-Type", "X-Bad"}
+
+
 def test_invoke_with_no_body_gives_a_null_payload(client: httpx.Client, seen: Seen) -> None:
     response = client.post("/services/echo")
     assert response.status_code == 200

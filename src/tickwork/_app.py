@@ -11,6 +11,7 @@ from ._exceptions import ServiceNotFound
 from ._service import (
     Channel,
     Request,
+    Response,
     Service,
     _check_name,
     run_coroutine_blocking,
@@ -141,6 +142,12 @@ class App:
         return await self._ainvoke(name, payload, channel="invoke")
 
     def _invoke(self, name: str, payload: Any, *, channel: Channel, cid: str | None = None) -> Any:
+        return self._respond(name, payload, channel=channel, cid=cid).payload
+
+    def _respond(
+        self, name: str, payload: Any, *, channel: Channel, cid: str | None = None
+    ) -> Response:
+        """Run a service; its whole Response (for channels that carry headers)."""
         cls = self.get_service(name)
         instance = cls(self, Request(payload, cid=cid, channel=channel))
         if cls.is_async():
@@ -149,8 +156,10 @@ class App:
                     f"service {name!r} is async and an event loop is running in this "
                     "thread; use `await app.ainvoke(...)` or `await self.ainvoke(...)`"
                 )
-            return run_coroutine_blocking(run_service_async(instance))
-        return run_service_sync(instance)
+            run_coroutine_blocking(run_service_async(instance))
+        else:
+            run_service_sync(instance)
+        return instance.response
 
     async def _ainvoke(
         self, name: str, payload: Any, *, channel: Channel, cid: str | None = None

@@ -414,7 +414,8 @@ class HTTPChannel:
         _, payload = call.json()
         cid = new_cid()
         try:
-            result = self.app._invoke(name, payload, channel="http", cid=cid)
+            response = self.app._respond(name, payload, channel="http", cid=cid)
+            result = response.payload
         except ServiceNotFound as exc:
             if exc.name == name and name not in self.app:  # removed meanwhile
                 raise _Fail(404, "service_not_found", str(exc)) from None
@@ -433,7 +434,7 @@ class HTTPChannel:
                 f"service {name!r} answered a {type(result).__name__} payload that is not JSON",
                 cid=cid,
             ) from None
-        return _Answer(200, body, [(CID_HEADER, cid)])
+        return _Answer(200, body, [*_service_headers(name, response.headers), (CID_HEADER, cid)])
 
     # -- routes: jobs -------------------------------------------------------
     def _list_jobs(self, call: _Call) -> _Answer:
@@ -892,6 +893,38 @@ def _fire_times(trigger: Trigger, after_us: int, count: int, zone: tzinfo) -> li
             {"at": shown.isoformat(), "utc": us_to_dt(dt_to_us(when)).isoformat(), "dst": rule}
         )
     return times
+
+
+# Headers a service may not set: the channel's own, and those that frame the body.
+_RESERVED_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "transfer-encoding", "connection",
+        "cache-control", "x-content-type-options", "content-security-policy",
+        CID_HEADER.lower(),
+    }
+)  # fmt: skip
+
+
+def _service_headers(name: str, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """The headers a service set on ``self.response.headers`` that HTTP can carry;
+    the others are left out, with a warning in the server's log."""
+    sent = []
+    for key, value in headers.items():
+        ok = (
+            isinstance(key, str)
+            and isinstance(value, str)
+            and key.isascii()
+            and value.isascii()
+            and bool(key)
+            and not any(c in key for c in ":\r\n \t")
+            and not any(c in value for c in "\r\n")
+            and key.lower() not in _RESERVED_HEADERS
+        )
+        if ok:
+            sent.append((key, value))
+        else:
+            logger.warning("service %r set response header %r, which is not sent", name, key)
+    return sent
 
 
 def _first_line(doc: str | None) -> str | None:
