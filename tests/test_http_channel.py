@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -1253,9 +1254,18 @@ def test_jobs_added_over_http_are_kept_in_sqlite(
 def test_requests_are_logged_to_the_tickwork_http_logger(
     client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
+    def logged() -> bool:
+        return any(
+            "GET /health" in r.getMessage() for r in caplog.records if r.name == "tickwork.http"
+        )
+
     with caplog.at_level(logging.INFO, logger="tickwork.http"):
         client.get("/health")
-    assert any("GET /health" in r.getMessage() for r in caplog.records if r.name == "tickwork.http")
+        # The server's thread logs the request after the client has the answer.
+        deadline = time.monotonic() + 5
+        while not logged() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert logged()
 
 
 def test_a_broken_request_line_does_not_reach_the_app(url: str) -> None:

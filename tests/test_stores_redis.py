@@ -39,7 +39,11 @@ def test_keys_hold_plain_data(
     store.flush()
     assert sorted(client.keys("acme:*")) == [
         "acme:changes", "acme:def", "acme:hist", "acme:hist:j", "acme:meta", "acme:state",
+        "acme:stats:20260301",
     ]  # fmt: skip
+    # Runs per minute and hour of the UTC day (for run_counts): 00:05 and 00:10, no failure.
+    assert client.hgetall("acme:stats:20260301") == {"5:runs": "1", "10:runs": "1", "h0:runs": "2"}
+    assert 35 * 86_400 < client.ttl("acme:stats:20260301") <= 36 * 86_400
     definition = json.loads(client.hget("acme:def", "j"))  # type: ignore[arg-type]
     assert definition["trigger"] == {"type": "cron", "expr": "*/5 * * * *", "tz": "Europe/Paris"}
     assert definition["extra"] == {"a": [1]}

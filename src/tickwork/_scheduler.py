@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, nsmallest
 from itertools import count
 from queue import SimpleQueue
 from types import FrameType
@@ -312,6 +312,28 @@ class Scheduler:
         """Snapshots of every job, by name."""
         with self._lock:
             return [self._snapshot(self._jobs[name]) for name in sorted(self._jobs)]
+
+    def job_counts(self) -> tuple[int, int]:
+        """How many jobs there are, and how many of them are active (not paused);
+        without a snapshot of each, so cheap with very many jobs."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return len(jobs), sum(1 for job in jobs if job.active)
+
+    def soonest_jobs(self, count: int) -> list[Job]:
+        """Snapshots of the (at most) ``count`` active jobs whose next fire
+        times come first, soonest first (ties by name); jobs with no next fire
+        time are left out."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        due = [
+            (nxt, job.name, job)
+            for job in jobs
+            if job.active and (nxt := job.next_fire_us) is not None and not job._removed
+        ]
+        soonest = nsmallest(count, due, key=lambda item: (item[0], item[1]))
+        with self._lock:
+            return [self._snapshot(job) for _, _, job in soonest]
 
     def update_job(
         self,

@@ -125,6 +125,14 @@ _AFTER = _param(
     "or for a job, just before its next due time).",
 )
 
+_HISTORY_OFFSET = _param(
+    "offset",
+    "query",
+    {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0},
+    "Skip this many of the newest runs (the next page starts at offset + limit).",
+)
+_OUTCOMES = ["ok", "error", "timeout", "skipped", "missed"]
+
 _WRITE = (400, 401, 403, 404, 411, 413, 415, 503)
 
 
@@ -209,6 +217,13 @@ _PATHS: dict[str, Any] = {
                     "query",
                     {"type": "boolean"},
                     "Only active (true) or paused (false) jobs.",
+                ),
+                _param(
+                    "outcomes",
+                    "query",
+                    {"type": "integer", "minimum": 0, "maximum": 20, "default": 0},
+                    "Add each job's newest outcomes, newest first, as last_outcomes "
+                    "(0: leave them out).",
                 ),
                 _TZ,
             ],
@@ -296,7 +311,7 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "A job's runs",
             "description": "Newest first. 404 when the job does not exist (see GET /history).",
-            "parameters": [_JOB_NAME, _LIMIT, _TZ],
+            "parameters": [_JOB_NAME, _LIMIT, _HISTORY_OFFSET, _TZ],
             "responses": {"200": _answer("Runs.", "RunList"), **_errors(400, 401, 404, 503)},
         }
     },
@@ -320,10 +335,67 @@ _PATHS: dict[str, Any] = {
             "description": "Newest first; removed jobs' runs included.",
             "parameters": [
                 _LIMIT,
+                _HISTORY_OFFSET,
                 _param("job", "query", {"type": "string"}, "Only this job's runs."),
                 _TZ,
             ],
             "responses": {"200": _answer("Runs.", "RunList"), **_errors(400, 401, 404, 503)},
+        }
+    },
+    "/overview": {
+        "get": {
+            "summary": "Job counts and run counts over time",
+            "description": (
+                "For a dashboard: how many jobs there are (active, paused), the runs and "
+                "failures (outcome error or timeout) of the last hour in 5-minute buckets, and "
+                "a chart of runs and failures per bucket over the range. A run counts when it "
+                "was recorded (finished; skipped and missed records when they were judged); runs "
+                "still going do not. The chart's buckets last bucket_seconds = ceil(range / "
+                "buckets), are aligned to multiples of that in the answer's zone, and the last "
+                "holds now. Counted server-side by the job store."
+            ),
+            "parameters": [
+                _param(
+                    "range",
+                    "query",
+                    {"type": "integer", "minimum": 300, "maximum": 2592000, "default": 3600},
+                    "The chart's span in seconds (5 minutes to 30 days).",
+                ),
+                _param(
+                    "buckets",
+                    "query",
+                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 60},
+                    "At most this many buckets in the chart.",
+                ),
+                _TZ,
+            ],
+            "responses": {
+                "200": _answer("The overview.", "Overview"),
+                **_errors(400, 401, 404, 503),
+            },
+        }
+    },
+    "/upcoming": {
+        "get": {
+            "summary": "The next fire times of all active jobs",
+            "description": (
+                "The soonest fire times across every active job, merged and sorted (ties by "
+                "job name), each with the DST rule that shaped it, if one did (cron triggers). "
+                "A job's first is its next due time, as the scheduler holds it."
+            ),
+            "parameters": [
+                _param(
+                    "count",
+                    "query",
+                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                    "How many fire times.",
+                ),
+                _TZ,
+            ],
+            "responses": {
+                "200": _answer("Fire times, soonest first.", "Upcoming"),
+                **_errors(400, 401, 404, 503),
+            },
         }
     },
     "/cron/preview": {
@@ -362,6 +434,14 @@ _POSITIVE_DURATION = {
     "description": "Seconds, or null.",
 }
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_COUNT_OF = {"type": "integer", "minimum": 0}
+
+
+def _series(length: int | None) -> dict[str, Any]:
+    series: dict[str, Any] = {"type": "array", "items": _COUNT_OF}
+    if length is not None:
+        series.update(minItems=length, maxItems=length)
+    return series
 
 
 def _trigger(kind: str, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
@@ -517,6 +597,11 @@ _SCHEMAS: dict[str, Any] = {
             "jitter": _DURATION,
             "timeout": _DURATION,
             "retry": {"type": ["object", "null"]},
+            "last_outcomes": {
+                "type": "array",
+                "items": {"enum": _OUTCOMES},
+                "description": "With ?outcomes=n: its newest n outcomes, newest first.",
+            },
         },
     },
     "JobList": {
@@ -553,7 +638,7 @@ _SCHEMAS: dict[str, Any] = {
             "started_at": _NULLABLE_TIME,
             "finished_at": _NULLABLE_TIME,
             "duration": {"type": ["number", "null"], "description": "Seconds."},
-            "outcome": {"enum": ["ok", "error", "timeout", "skipped", "missed", None]},
+            "outcome": {"enum": [*_OUTCOMES, None]},
             "error": _NULLABLE_STRING,
             "run_number": {"type": "integer"},
             "attempt": {"type": "integer"},
@@ -562,11 +647,85 @@ _SCHEMAS: dict[str, Any] = {
     },
     "RunList": {
         "type": "object",
-        "required": ["runs", "limit", "job"],
+        "required": ["runs", "limit", "offset", "job"],
         "properties": {
             "runs": {"type": "array", "items": _ref("Run")},
             "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
             "job": _NULLABLE_STRING,
+        },
+    },
+    "Overview": {
+        "type": "object",
+        "required": ["now", "tz", "jobs", "last_hour", "chart"],
+        "properties": {
+            "now": _TIME,
+            "tz": {"type": "string"},
+            "jobs": {
+                "type": "object",
+                "required": ["total", "active", "paused"],
+                "properties": {
+                    "total": _COUNT_OF,
+                    "active": _COUNT_OF,
+                    "paused": _COUNT_OF,
+                },
+            },
+            "last_hour": {
+                "type": "object",
+                "description": "The 60 whole minutes that end with the current one.",
+                "required": [
+                    "start",
+                    "end",
+                    "bucket_seconds",
+                    "runs",
+                    "failures",
+                    "runs_series",
+                    "failures_series",
+                ],
+                "properties": {
+                    "start": _TIME,
+                    "end": _TIME,
+                    "bucket_seconds": {"const": 300},
+                    "runs": _COUNT_OF,
+                    "failures": _COUNT_OF,
+                    "runs_series": _series(12),
+                    "failures_series": _series(12),
+                },
+            },
+            "chart": {
+                "type": "object",
+                "required": ["start", "end", "bucket_seconds", "runs", "failures"],
+                "properties": {
+                    "start": _TIME,
+                    "end": _TIME,
+                    "bucket_seconds": {"type": "integer", "minimum": 1},
+                    "runs": _series(None),
+                    "failures": _series(None),
+                },
+            },
+        },
+    },
+    "UpcomingTime": {
+        "type": "object",
+        "required": ["job", "service", "at", "utc", "dst"],
+        "properties": {
+            "job": {"type": "string"},
+            "service": {"type": "string"},
+            "at": {**_TIME, "description": "In the answer's zone."},
+            "utc": _TIME,
+            "dst": {
+                **_NULLABLE_STRING,
+                "description": "The DST rule that shaped this time, in a sentence, or null.",
+            },
+        },
+    },
+    "Upcoming": {
+        "type": "object",
+        "required": ["tz", "count", "times"],
+        "properties": {
+            "tz": {"type": "string"},
+            "count": {"type": "integer"},
+            "times": {"type": "array", "items": _ref("UpcomingTime")},
         },
     },
     "Execute": {

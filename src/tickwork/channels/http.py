@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from heapq import heapify, heappop, heappush
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -35,6 +36,7 @@ from .._exceptions import DuplicateJob, InvalidTrigger, JobNotFound, ServiceNotF
 from .._jobspec import SpecError, job_to_data, parse_job_spec, run_to_data
 from .._service import new_cid
 from .._time import dt_to_us, get_zone, parse_instant, us_to_dt, zone_name
+from ._dashboard import CSP, static_file
 from ._openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -65,6 +67,16 @@ _MAX_ERROR_TEXT = 2000
 # Lingering close (see _Server.shutdown_request): how long and how much.
 _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 4 * 1_048_576
+_SECOND_US = 1_000_000
+_MINUTE_US = 60 * _SECOND_US
+# GET /overview's last hour: twelve buckets of five minutes.
+_HOUR_BUCKETS = 12
+_HOUR_BUCKET_US = 5 * _MINUTE_US
+# The instants a datetime can show: the years 1 to 9999.
+_MIN_US = dt_to_us(datetime.min.replace(tzinfo=UTC))
+_MAX_US = dt_to_us(datetime.max.replace(tzinfo=UTC))
+# GET /history and /jobs/{name}/history page up to this far back.
+_MAX_HISTORY_OFFSET = 100_000
 
 
 class _Fail(Exception):
@@ -149,6 +161,8 @@ _ROUTES = (
     _Route("GET", ("jobs", None, "history"), "_job_history", jobs=True),
     _Route("GET", ("jobs", None, "next"), "_job_next", jobs=True),
     _Route("GET", ("history",), "_history", jobs=True),
+    _Route("GET", ("overview",), "_overview", jobs=True),
+    _Route("GET", ("upcoming",), "_upcoming", jobs=True),
     _Route("GET", ("cron", "preview"), "_cron_preview"),
 )
 
@@ -301,6 +315,11 @@ class HTTPChannel:
     # -- WSGI ---------------------------------------------------------------
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        page = _dashboard_page(environ, method)
+        if page is not None:
+            page_status, page_headers, content = page
+            start_response(page_status, page_headers)
+            return [] if method == "HEAD" else [content]
         try:
             answer = self._dispatch(environ, method)
         except _Fail as fail:
@@ -442,23 +461,23 @@ class HTTPChannel:
         offset = call.number("offset", 0, 0, 10**12)
         text = call.query.get("q", "").casefold()
         active = call.flag("active")
+        outcomes = call.number("outcomes", 0, 0, 20)
         zone = call.zone()
+        sched = self._jobs()
         with _store_errors():
-            jobs = self._jobs().jobs()
+            jobs = sched.jobs()
         if text:
             jobs = [j for j in jobs if text in j.name.casefold() or text in j.service.casefold()]
         if active is not None:
             jobs = [j for j in jobs if j.active is active]
         page = jobs[offset : offset + limit]
-        return _ok(
-            200,
-            {
-                "jobs": [_job_data(job, zone) for job in page],
-                "total": len(jobs),
-                "limit": limit,
-                "offset": offset,
-            },
-        )
+        items = [_job_data(job, zone) for job in page]
+        if outcomes and page:
+            with _store_errors():  # one read for the page
+                last = sched.store.last_outcomes([job.name for job in page], outcomes)
+            for item in items:
+                item["last_outcomes"] = last.get(item["name"], [])
+        return _ok(200, {"jobs": items, "total": len(jobs), "limit": limit, "offset": offset})
 
     def _create_job(self, call: _Call) -> _Answer:
         replace = bool(call.flag("replace"))
@@ -556,20 +575,111 @@ class HTTPChannel:
 
     def _job_history(self, call: _Call, name: str) -> _Answer:
         limit = call.number("limit", 100, 1, 1000)
+        offset = call.number("offset", 0, 0, _MAX_HISTORY_OFFSET)
         zone = call.zone()
         sched = self._jobs()
         with _store_errors():
             sched.get_job(name)
-            runs = sched.history(name, limit)
-        return _ok(200, _runs_data(runs, zone, limit, name))
+            runs = sched.history(name, offset + limit)[offset:]
+        return _ok(200, _runs_data(runs, zone, limit, name, offset))
 
     def _history(self, call: _Call) -> _Answer:
         limit = call.number("limit", 100, 1, 1000)
+        offset = call.number("offset", 0, 0, _MAX_HISTORY_OFFSET)
         job = call.query.get("job") or None
         zone = call.zone()
         with _store_errors():
-            runs = self._jobs().history(job, limit)
-        return _ok(200, _runs_data(runs, zone, limit, job))
+            runs = self._jobs().history(job, offset + limit)[offset:]
+        return _ok(200, _runs_data(runs, zone, limit, job, offset))
+
+    def _overview(self, call: _Call) -> _Answer:
+        span = call.number("range", 3600, 300, 2_592_000)
+        buckets = call.number("buckets", 60, 1, 500)
+        zone = call.zone()
+        sched = self._jobs()
+        now = sched.clock.now_us()
+        total, active = sched.job_counts()
+        # The last hour: the 60 whole minutes that end with the current one.
+        hour_end = (now // _MINUTE_US + 1) * _MINUTE_US
+        hour_start = hour_end - _HOUR_BUCKETS * _HOUR_BUCKET_US
+        # The chart: buckets of whole seconds, aligned to multiples of their
+        # length in the answer's zone (days start at its midnight), the last
+        # one holding now; as many as cover the range, at most ``buckets``.
+        step = -(-span // buckets)
+        count = -(-span // step)
+        step_us = step * _SECOND_US
+        shift = _utc_offset_us(now, zone)
+        end = ((now + shift) // step_us + 1) * step_us - shift
+        start = end - count * step_us
+        store = sched.store
+        with _store_errors():
+            hour_runs, hour_failures = store.run_counts(hour_start, hour_end, _HOUR_BUCKET_US)
+            runs, failures = store.run_counts(start, end, step_us)
+        return _ok(
+            200,
+            {
+                "now": _iso_at(now, zone),
+                "tz": zone_name(zone),
+                "jobs": {"total": total, "active": active, "paused": total - active},
+                "last_hour": {
+                    "start": _iso_at(hour_start, zone),
+                    "end": _iso_at(hour_end, zone),
+                    "bucket_seconds": _HOUR_BUCKET_US // _SECOND_US,
+                    "runs": sum(hour_runs),
+                    "failures": sum(hour_failures),
+                    "runs_series": hour_runs,
+                    "failures_series": hour_failures,
+                },
+                "chart": {
+                    "start": _iso_at(start, zone),
+                    "end": _iso_at(end, zone),
+                    "bucket_seconds": step,
+                    "runs": runs,
+                    "failures": failures,
+                },
+            },
+        )
+
+    def _upcoming(self, call: _Call) -> _Answer:
+        count = call.number("count", 50, 1, 500)
+        zone = call.zone()
+        with _store_errors():
+            jobs = self._jobs().soonest_jobs(count)
+        # Each job's stored next fire time starts a stream of its fire times;
+        # the streams are merged on a heap, and a job's next fire time after
+        # one taken is computed only then. Only the ``count`` jobs due first
+        # can give any of the first ``count`` times.
+        heap: list[tuple[int, str, int, int | None, Job]] = []
+        for job in jobs:
+            at = job.next_fire_us
+            if not job.active or at is None or not _MIN_US <= at <= _MAX_US:
+                continue
+            left = None if job.trigger.repeats is None else job.trigger.repeats - job.runs
+            if left is None or left > 0:
+                heap.append((at, job.name, at - 1, left, job))
+        heapify(heap)
+        times: list[dict[str, Any]] = []
+        while heap and len(times) < count:
+            at, name, before, left, job = heappop(heap)
+            trigger = job.trigger
+            times.append(
+                {
+                    "job": name,
+                    "service": job.service,
+                    **_time_item(us_to_dt(at), _dst_rule(trigger, at, before), zone),
+                }
+            )
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    continue
+            try:
+                nxt = trigger.next_fire(at)
+            except OverflowError:
+                nxt = None
+            if nxt is not None and at < nxt <= _MAX_US:  # past the year 9999: the end
+                heappush(heap, (nxt, name, at, left, job))
+        return _ok(200, {"tz": zone_name(zone), "count": count, "times": times})
 
     def _job_next(self, call: _Call, name: str) -> _Answer:
         count = call.number("count", 10, 1, 100)
@@ -638,6 +748,62 @@ def _check_token(value: object, what: str) -> str:
 def _quote_segment(name: str) -> str:
     """A name as one path segment; ``.`` and ``..`` as ``%2E`` so clients keep them."""
     return quote(name, safe="") if name.strip(".") else name.replace(".", "%2E")
+
+
+def _dashboard_page(
+    environ: WSGIEnvironment, method: str
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """The dashboard's files under ``/dashboard/`` (GET and HEAD, no token);
+    None for every other path, which the API answers."""
+    path = str(environ.get("PATH_INFO", ""))
+    if path != "/dashboard" and not path.startswith("/dashboard/"):
+        return None
+    headers = [
+        ("Cache-Control", "no-cache"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", CSP),
+    ]
+    if method not in ("GET", "HEAD"):
+        body = _dumps(
+            {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{method} is not allowed here; allowed: GET, HEAD",
+                }
+            }
+        )
+        return (
+            "405 Method Not Allowed",
+            [
+                *headers,
+                ("Allow", "GET, HEAD"),
+                ("Content-Type", JSON_TYPE),
+                ("Content-Length", str(len(body))),
+            ],
+            body,
+        )
+    if path == "/dashboard":
+        location = str(environ.get("SCRIPT_NAME", "")) + "/dashboard/"
+        return (
+            "301 Moved Permanently",
+            [*headers, ("Location", location), ("Content-Length", "0")],
+            b"",
+        )
+    found = static_file(path[len("/dashboard/") :])
+    if found is None:
+        body = _dumps({"error": {"code": "not_found", "message": f"there is nothing at {path!r}"}})
+        return (
+            "404 Not Found",
+            [*headers, ("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))],
+            body,
+        )
+    content, kind = found
+    return (
+        "200 OK",
+        [*headers, ("Content-Type", kind), ("Content-Length", str(len(content)))],
+        content,
+    )
 
 
 def _segments(environ: WSGIEnvironment) -> list[str]:
@@ -856,8 +1022,58 @@ def _run_data(run: Run, zone: tzinfo) -> dict[str, Any]:
         return run_to_data(run, None)
 
 
-def _runs_data(runs: list[Run], zone: tzinfo, limit: int, job: str | None) -> dict[str, Any]:
-    return {"runs": [_run_data(run, zone) for run in runs], "limit": limit, "job": job}
+def _runs_data(
+    runs: list[Run], zone: tzinfo, limit: int, job: str | None, offset: int
+) -> dict[str, Any]:
+    return {
+        "runs": [_run_data(run, zone) for run in runs],
+        "limit": limit,
+        "offset": offset,
+        "job": job,
+    }
+
+
+def _iso_at(instant_us: int, zone: tzinfo) -> str:
+    """An instant in ``zone`` (in UTC where the zone's offset would push it
+    past the year 1 or 9999; instants past those, as the first or last)."""
+    when = us_to_dt(min(max(instant_us, _MIN_US), _MAX_US))
+    try:
+        return when.astimezone(zone).isoformat()
+    except OverflowError:
+        return when.isoformat()
+
+
+def _utc_offset_us(instant_us: int, zone: tzinfo) -> int:
+    """The zone's offset from UTC at an instant, in whole seconds (as us)."""
+    try:
+        offset = us_to_dt(instant_us).astimezone(zone).utcoffset()
+    except OverflowError:
+        return 0
+    return 0 if offset is None else int(offset.total_seconds()) * _SECOND_US
+
+
+def _dst_rule(trigger: Trigger, at_us: int, before_us: int) -> str | None:
+    """The DST rule that shaped the fire time ``at_us`` that follows
+    ``before_us`` (a Cron's ``explain``), or None."""
+    explain = getattr(trigger, "explain", None)
+    if not callable(explain):
+        return None
+    try:
+        pairs: list[tuple[datetime, str | None]] = explain(us_to_dt(before_us), 1)
+    except (OverflowError, ValueError, InvalidTrigger):
+        return None
+    if pairs and dt_to_us(pairs[0][0]) == at_us:
+        return pairs[0][1]
+    return None
+
+
+def _time_item(when: datetime, rule: str | None, zone: tzinfo) -> dict[str, Any]:
+    """A fire time as the answers show it: in ``zone``, in UTC, and its DST rule."""
+    try:
+        shown = when.astimezone(zone)
+    except OverflowError:
+        shown = when
+    return {"at": shown.isoformat(), "utc": us_to_dt(dt_to_us(when)).isoformat(), "dst": rule}
 
 
 def _fire_times(trigger: Trigger, after_us: int, count: int, zone: tzinfo) -> list[dict[str, Any]]:
@@ -865,7 +1081,6 @@ def _fire_times(trigger: Trigger, after_us: int, count: int, zone: tzinfo) -> li
     that shaped it (a Cron's ``explain``), shown in ``zone``."""
     after = us_to_dt(after_us)
     explain = getattr(trigger, "explain", None)
-    times: list[dict[str, Any]] = []
     try:
         pairs: list[tuple[datetime, str | None]] = (
             explain(after, count)
@@ -884,15 +1099,7 @@ def _fire_times(trigger: Trigger, after_us: int, count: int, zone: tzinfo) -> li
                 break
             pairs.append((found[0], None))
             at = found[0]
-    for when, rule in pairs:
-        try:
-            shown = when.astimezone(zone)
-        except OverflowError:
-            shown = when
-        times.append(
-            {"at": shown.isoformat(), "utc": us_to_dt(dt_to_us(when)).isoformat(), "dst": rule}
-        )
-    return times
+    return [_time_item(when, rule, zone) for when, rule in pairs]
 
 
 # Headers a service may not set: the channel's own, and those that frame the body.

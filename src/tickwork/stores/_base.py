@@ -10,7 +10,16 @@ from typing import Any, ClassVar, NamedTuple
 
 from .._model import Job, Run
 
-__all__ = ["NO_CLAIM", "SHARDS", "RunRequest", "Store", "shard_of"]
+__all__ = [
+    "FAILED",
+    "NO_CLAIM",
+    "SHARDS",
+    "RunRequest",
+    "Store",
+    "bucket_count",
+    "recorded_us",
+    "shard_of",
+]
 
 #: Jobs are dealt to the schedulers of a fleet in this many shards.
 SHARDS = 64
@@ -40,6 +49,30 @@ class RunRequest(NamedTuple):
 def shard_of(name: str) -> int:
     """The shard of a job (stable across processes and versions)."""
     return zlib.crc32(name.encode("utf-8")) % SHARDS
+
+
+#: The outcomes that count as failures in :meth:`Store.run_counts`.
+FAILED = frozenset({"error", "timeout"})
+
+
+def recorded_us(run: Run) -> int:
+    """The instant a run is filed under in history: when it finished, or for
+    a record with no finish time, its due time."""
+    return run.finished_us if run.finished_us is not None else run.scheduled_us
+
+
+def bucket_count(since_us: int, until_us: int, bucket_us: int) -> int:
+    """How many buckets of ``bucket_us`` cover [since_us, until_us) (the last
+    one may reach past ``until_us``).
+
+    Raises:
+        ValueError: ``bucket_us`` < 1 or ``until_us`` < ``since_us``.
+    """
+    if bucket_us < 1:
+        raise ValueError(f"bucket_us must be >= 1, got {bucket_us!r}")
+    if until_us < since_us:
+        raise ValueError(f"until_us ({until_us}) is before since_us ({since_us})")
+    return -(-(until_us - since_us) // bucket_us)
 
 
 class _NoClaim:
@@ -135,6 +168,65 @@ class Store(ABC):
     @abstractmethod
     def history(self, job: str | None = None, limit: int = 100) -> list[Run]:
         """Runs of ``job`` (or of every job), newest first, at most ``limit``."""
+
+    def run_counts(
+        self, since_us: int, until_us: int, bucket_us: int
+    ) -> tuple[list[int], list[int]]:
+        """How many runs were recorded in each bucket of time, and how many of
+        them failed.
+
+        Bucket ``i`` is [``since_us + i * bucket_us``, ``since_us + (i + 1) *
+        bucket_us``), cut at ``until_us``; there are :func:`bucket_count` of
+        them. A run counts at its recorded time: when it finished, or for a
+        record with no finish time, its due time (skipped and missed records
+        are stamped with the instant they were judged). Runs still going are
+        not counted; every record in history is (skipped and missed ones
+        included), and those whose outcome is ``error`` or ``timeout`` are
+        failures too.
+
+        This default reads :meth:`history` (newest first) until it is past
+        ``since_us``: it counts what the store keeps, at the cost of reading
+        it all. Stores override it.
+
+        Returns:
+            ``(runs, failures)``: two lists with one number per bucket.
+
+        Raises:
+            ValueError: ``bucket_us`` < 1 or ``until_us`` < ``since_us``.
+        """
+        n = bucket_count(since_us, until_us, bucket_us)
+        runs, failures = [0] * n, [0] * n
+        limit = 1000
+        while True:
+            found = self.history(None, limit)
+            if len(found) < limit or (found and recorded_us(found[-1]) < since_us):
+                break
+            limit *= 4
+        for run in found:
+            if run.outcome is None:
+                continue
+            at = recorded_us(run)
+            if since_us <= at < until_us:
+                i = (at - since_us) // bucket_us
+                runs[i] += 1
+                if run.outcome in FAILED:
+                    failures[i] += 1
+        return runs, failures
+
+    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
+        """Each job's newest ``count`` outcomes, newest first (runs still
+        going left out), for every name in ``names`` (a name with no runs: an
+        empty list).
+
+        This default calls :meth:`history` once per name; stores override it
+        with one read for all of them.
+        """
+        if count <= 0:
+            return {name: [] for name in names}
+        return {
+            name: [run.outcome for run in self.history(name, count) if run.outcome is not None]
+            for name in names
+        }
 
     def validate(self, job: Job) -> None:  # noqa: B027 - optional hook
         """Raise ValueError or TypeError, naming the part, if ``job`` cannot be

@@ -8,9 +8,11 @@ from collections.abc import Collection
 from typing import Any
 
 from .._model import Job, Run
-from ._base import Store
+from ._base import FAILED, Store, bucket_count
 
 __all__ = ["MemoryStore"]
+
+_ROW_OUTCOME = Run.__slots__.index("outcome")
 
 
 class MemoryStore(Store):
@@ -97,6 +99,39 @@ class MemoryStore(Store):
             streams = [reversed(rows[-self.history_limit :]) for rows in self._runs.values()]
         merged = heapq.merge(*streams, key=_recency, reverse=True)
         return [Run.from_row(row) for _, row in zip(range(limit), merged, strict=False)]
+
+    def run_counts(
+        self, since_us: int, until_us: int, bucket_us: int
+    ) -> tuple[list[int], list[int]]:
+        # One pass over the history kept (what history() shows, no more).
+        n = bucket_count(since_us, until_us, bucket_us)
+        runs, failures = [0] * n, [0] * n
+        keep = self.history_limit
+        with self._lock:
+            streams = list(self._runs.values())
+        finished_at, scheduled_at = Run.ROW_FINISHED, Run.ROW_SCHEDULED
+        for rows in streams:
+            for row in rows[-keep:]:
+                at = row[finished_at]
+                if at is None:
+                    at = row[scheduled_at]
+                if since_us <= at < until_us:
+                    i = (at - since_us) // bucket_us
+                    runs[i] += 1
+                    if row[_ROW_OUTCOME] in FAILED:
+                        failures[i] += 1
+        return runs, failures
+
+    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
+        keep = min(count, self.history_limit)
+        found: dict[str, list[str]] = {}
+        for name in names:
+            rows = self._runs.get(name)
+            if keep <= 0 or not rows:
+                found[name] = []
+                continue
+            found[name] = [row[_ROW_OUTCOME] for row in reversed(rows[-keep:])]
+        return found
 
     def __repr__(self) -> str:
         return f"MemoryStore(jobs={len(self._jobs)}, history_limit={self.history_limit})"

@@ -11,14 +11,20 @@ key                 type    holds
 ``P:open``          hash    cid -> a run written ahead, not finished (JSON)
 ``P:hist:<job>``    list    ``recorded_us|run JSON``, newest first
 ``P:hist``          list    the same for every job, newest first
+``P:stats:<day>``   hash    runs recorded per minute and per hour of a UTC day
+                            (``yyyymmdd``): ``<minute>:runs``, ``<minute>:fail``
+                            (minute 0-1439 of the day) and ``h<hour>:runs``,
+                            ``h<hour>:fail`` (hour 0-23); expires 36 days after
+                            it was last written
 ==================  ======  ==================================================
 
 Everything is plain data: JSON and numbers in text, never pickles. Writes are
 batched (see ``_buffered``): one Lua script applies a batch atomically: the
 claims of fires (each applied only while the stored job is active and holds
 the last due time the scheduler saw), the runs written ahead, and the
-finished runs with their history trimmed. A key of the wrong type under the
-prefix is reported by name and left alone.
+finished runs with their history trimmed and counted in the per-minute
+counters (``P:stats:<day>``, for :meth:`RedisStore.run_counts`). A key of the
+wrong type under the prefix is reported by name and left alone.
 
 Durability is Redis's: with its default snapshots a Redis crash can lose the
 last writes; ``appendonly yes`` with ``appendfsync everysec`` bounds that to
@@ -31,13 +37,14 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Collection
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from ._base import NO_CLAIM, SHARDS, RunRequest, shard_of
+from ._base import FAILED, NO_CLAIM, SHARDS, RunRequest, bucket_count, recorded_us, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["RedisStore"]
@@ -47,6 +54,18 @@ log = logging.getLogger("tickwork.stores.redis")
 SCHEMA_VERSION = 1
 INTERRUPTED = "interrupted: the scheduler stopped before the run finished"
 _GLOBAL_HISTORY = 10_000
+_MINUTE_US = 60_000_000
+_HOUR_US = 3_600_000_000
+_KINDS = ("runs", "fail")  # a counter field's suffixes
+_DAY_US = 86_400_000_000
+#: How long a day's per-minute counters are kept after they were last written.
+_STATS_TTL = 36 * 86_400  # seconds: 30-day charts, and a margin
+_EPOCH = date(1970, 1, 1)
+# The global history list is in the order runs were written, which may stray
+# from the order of their recorded times by a flush or two (several schedulers
+# write it): reading it for a range goes on this far past the range's start.
+_ORDER_SLACK_US = 60_000_000
+_ROW_OUTCOME = Run.__slots__.index("outcome")
 
 _PUT_LUA = """
 local p, me, name, definition, state, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -119,14 +138,15 @@ local limit = tonumber(ARGV[2])
 local glimit = tonumber(ARGV[3])
 local cutoff = tonumber(ARGV[4])
 local me = ARGV[5]
+local stats_ttl = tonumber(ARGV[6])
 local state_key, def_key, open_key = p .. ':state', p .. ':def', p .. ':open'
 local leases_key, instances_key, changes_key = p .. ':leases', p .. ':instances', p .. ':changes'
 local clock = redis.call('TIME')
 local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local refused, refused_set, bad, bad_set = {}, {}, {}, {}
-local function usable(key)
+local function usable(key, want)
   local kind = redis.call('TYPE', key)['ok']
-  if kind == 'list' or kind == 'none' then return true end
+  if kind == want or kind == 'none' then return true end
   if not bad_set[key] then bad_set[key] = true; bad[#bad + 1] = key end
   return false
 end
@@ -139,7 +159,7 @@ local function trim_old(key)
     redis.call('RPOP', key)
   end
 end
-local i = 6
+local i = 7
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local name, state, expect, shard = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -182,23 +202,41 @@ for _ = 1, n do
 end
 n = tonumber(ARGV[i]); i = i + 1
 local global = p .. ':hist'
+local counted = {}
 for _ = 1, n do
   local job, cid, entry, fenced = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
+  local day, minute, failed = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  i = i + 7
   redis.call('HDEL', open_key, cid)
   local key = global .. ':' .. job
   if fenced == '1' and refused_set[job] then
     -- a skipped or missed record of a fire whose claim was refused: dropped
-  elseif usable(key) then
-    redis.call('LPUSH', key, entry)
-    redis.call('LTRIM', key, 0, limit - 1)
-    if cutoff >= 0 then trim_old(key) end
-  end
-  if not (fenced == '1' and refused_set[job]) and usable(global) then
-    redis.call('LPUSH', global, entry)
+  else
+    if usable(key, 'list') then
+      redis.call('LPUSH', key, entry)
+      redis.call('LTRIM', key, 0, limit - 1)
+      if cutoff >= 0 then trim_old(key) end
+    end
+    if usable(global, 'list') then redis.call('LPUSH', global, entry) end
+    if day ~= '' then
+      local stats = p .. ':stats:' .. day
+      if counted[stats] == nil then counted[stats] = usable(stats, 'hash') end
+      if counted[stats] then
+        local hour = 'h' .. math.floor(tonumber(minute) / 60)
+        redis.call('HINCRBY', stats, minute .. ':runs', 1)
+        redis.call('HINCRBY', stats, hour .. ':runs', 1)
+        if failed == '1' then
+          redis.call('HINCRBY', stats, minute .. ':fail', 1)
+          redis.call('HINCRBY', stats, hour .. ':fail', 1)
+        end
+      end
+    end
   end
 end
-if n > 0 and usable(global) then
+for stats, ok in pairs(counted) do
+  if ok then redis.call('EXPIRE', stats, stats_ttl) end
+end
+if n > 0 and usable(global, 'list') then
   redis.call('LTRIM', global, 0, glimit - 1)
   if cutoff >= 0 then trim_old(global) end
 end
@@ -243,6 +281,21 @@ def _run_of_entry(entry: str) -> Run:
     run = Run.from_row(tuple(row[:11]))
     run.manual = bool(run.manual)
     return run
+
+
+@lru_cache(maxsize=64)
+def _day_key(day: int) -> str:
+    """A UTC day (days since the epoch) as ``yyyymmdd``; '' out of range."""
+    try:
+        return (_EPOCH + timedelta(days=day)).strftime("%Y%m%d")
+    except OverflowError:
+        return ""
+
+
+def _minute_of(instant_us: int) -> tuple[str, int]:
+    """The counters' key part (UTC day ``yyyymmdd``) and minute of that day."""
+    day, rest = divmod(instant_us, _DAY_US)
+    return _day_key(day), rest // _MINUTE_US
 
 
 def safe_url(url: str) -> str:
@@ -461,6 +514,129 @@ class RedisStore(BufferedStore):
                 log.error("Redis store %s: a run in %r cannot be read: %s", self.url, key, exc)
         return runs
 
+    def run_counts(
+        self, since_us: int, until_us: int, bucket_us: int
+    ) -> tuple[list[int], list[int]]:
+        """See :meth:`Store.run_counts`. Counted from the per-minute counters
+        (``P:stats:<day>``, kept ~35 days, whatever the history keeps): exact
+        when ``since_us`` and ``bucket_us`` are whole minutes. Otherwise the
+        global history list is read instead when it reaches back past
+        ``since_us`` (exact); when it does not (more runs in the range than
+        it keeps), each minute's counts go to the bucket that holds the
+        minute's start (the first bucket for the minute ``since_us`` falls in)."""
+        n = bucket_count(since_us, until_us, bucket_us)
+        if n == 0:
+            return [], []
+        self._flush_pending()
+        if since_us % _MINUTE_US or bucket_us % _MINUTE_US:
+            exact = self._counts_from_history(since_us, until_us, bucket_us, n)
+            if exact is not None:
+                return exact
+        return self._counts_from_minutes(since_us, until_us, bucket_us, n)
+
+    def _counts_from_minutes(
+        self, since_us: int, until_us: int, bucket_us: int, n: int
+    ) -> tuple[list[int], list[int]]:
+        """Counts from the counters: the range cut in whole hours where an hour
+        falls in one bucket, and in minutes elsewhere, each piece read with
+        one HMGET per day (a 30-day range in 12-hour buckets reads ~1,500
+        fields, not 86,400)."""
+        runs, failures = [0] * n, [0] * n
+        wanted: dict[int, list[tuple[str, int]]] = {}  # day -> (field, bucket)
+        at = since_us - since_us % _MINUTE_US
+        end = -(-until_us // _MINUTE_US) * _MINUTE_US
+        while at < end:
+            i = max(0, at - since_us) // bucket_us
+            day, rest = divmod(at, _DAY_US)
+            if (
+                rest % _HOUR_US == 0
+                and at + _HOUR_US <= end
+                and (at + _HOUR_US - 1 - since_us) // bucket_us == i
+            ):
+                wanted.setdefault(day, []).append((f"h{rest // _HOUR_US}", i))
+                at += _HOUR_US
+            else:
+                wanted.setdefault(day, []).append((str(rest // _MINUTE_US), i))
+                at += _MINUTE_US
+        days = sorted(wanted)
+        keys = [self._key("stats", _day_key(day)) for day in days]
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for day, key in zip(days, keys, strict=True):
+                pipe.hmget(key, [f"{f}:{kind}" for f, _ in wanted[day] for kind in _KINDS])
+            return list(pipe.execute(raise_on_error=False))
+
+        for day, key, values in zip(days, keys, self._call(read), strict=True):
+            if isinstance(values, Exception):  # not a hash: reported when written
+                log.debug("Redis store %s: %r cannot be read: %s", self.url, key, values)
+                continue
+            for k, (_, i) in enumerate(wanted[day]):
+                ran, failed = values[2 * k], values[2 * k + 1]
+                try:
+                    runs[i] += int(ran or 0)
+                    failures[i] += int(failed or 0)
+                except ValueError:
+                    continue
+        return runs, failures
+
+    def _counts_from_history(
+        self, since_us: int, until_us: int, bucket_us: int, n: int
+    ) -> tuple[list[int], list[int]] | None:
+        """Counts from the global history list, or None when it does not
+        reach back past ``since_us``."""
+        runs, failures = [0] * n, [0] * n
+        key = self._key("hist")
+        kept = max(_GLOBAL_HISTORY, self.history_limit)
+        at, chunk = 0, 1000
+        while True:
+            entries = self._call(lambda: self._client.lrange(key, at, at + chunk - 1))  # noqa: B023
+            for entry in entries:
+                head, _, text = entry.partition("|")
+                try:
+                    recorded = int(head)
+                    if recorded < since_us - _ORDER_SLACK_US:
+                        return runs, failures
+                    if not since_us <= recorded < until_us:
+                        continue
+                    outcome = json.loads(text)[_ROW_OUTCOME]
+                except (ValueError, IndexError, TypeError):
+                    continue
+                i = (recorded - since_us) // bucket_us
+                runs[i] += 1
+                if outcome in FAILED:
+                    failures[i] += 1
+            if len(entries) < chunk:  # the whole list: all of history, unless it was trimmed
+                trimmed = at + len(entries) >= kept or self._max_age_us is not None
+                return None if trimmed else (runs, failures)
+            at += chunk
+
+    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, list[str]] = {name: [] for name in wanted}
+        count = min(count, self.history_limit)
+        if count <= 0 or not wanted:
+            return found
+        self._flush_pending()
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for name in wanted:
+                pipe.lrange(self._key("hist", name), 0, count - 1)
+            return list(pipe.execute(raise_on_error=False))
+
+        for name, entries in zip(wanted, self._call(read), strict=True):
+            if isinstance(entries, Exception):  # not a list: reported when written
+                continue
+            for entry in entries:
+                try:
+                    outcome = json.loads(entry.partition("|")[2])[_ROW_OUTCOME]
+                except (ValueError, IndexError, TypeError) as exc:
+                    log.error("Redis store %s: a run of %r cannot be read: %s", self.url, name, exc)
+                    continue
+                found[name].append(outcome)
+        return found
+
     def _write_batch(
         self, states: list[StateChange], started: list[Run], finished: list[Run]
     ) -> set[str]:
@@ -473,7 +649,7 @@ class RedisStore(BufferedStore):
             recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
             self._latest_us = max(self._latest_us, recorded)
         cutoff = -1 if self._max_age_us is None else self._latest_us - self._max_age_us
-        args += (cutoff, self.instance, len(states))
+        args += (cutoff, self.instance, _STATS_TTL, len(states))
         for change in states:
             expect = "*" if change.expected is NO_CLAIM else _num(change.expected)
             state = _state_text(change.next_fire_us, change.runs, change.last_due_us, change.active)
@@ -484,17 +660,27 @@ class RedisStore(BufferedStore):
         args.append(len(finished))
         fenced = self._fenced
         for run in finished:
-            args += (run.job, run.cid, _history_entry(run), "1" if run.cid in fenced else "0")
+            day, minute = _minute_of(recorded_us(run))
+            args += (
+                run.job,
+                run.cid,
+                _history_entry(run),
+                "1" if run.cid in fenced else "0",
+                day,
+                minute,
+                "1" if run.outcome in FAILED else "0",
+            )
         script: Any = self._flush_script
         refused, bad = self._call(lambda: script(args=args))
         for key in bad:
             if key not in self._reported:
                 self._reported.add(key)
                 log.error(
-                    "Redis store %s: key %r under the prefix is not a list, so runs are not "
+                    "Redis store %s: key %r under the prefix is not a %s, so runs are not "
                     "recorded there; remove it or use another prefix",
                     self.url,
                     key,
+                    "hash" if key.startswith(self._key("stats", "")) else "list",
                 )
         if refused:
             log.warning(

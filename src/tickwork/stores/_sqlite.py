@@ -36,7 +36,7 @@ from typing import Any
 
 from .._exceptions import StoreError
 from .._model import Job, Run
-from ._base import NO_CLAIM, SHARDS, RunRequest, shard_of
+from ._base import NO_CLAIM, SHARDS, RunRequest, bucket_count, shard_of
 from ._buffered import BufferedStore, StateChange
 
 __all__ = ["SQLiteStore"]
@@ -133,6 +133,30 @@ _HISTORY_COLUMNS = (
     "service, started_us"
 )  # Run.__slots__ order, for Run.from_row
 INTERRUPTED = "interrupted: the scheduler stopped before the run finished"
+# Runs and failures per bucket of recorded time. A range holding a small share
+# of the table is read through tickwork_runs_by_time; one holding most of it
+# is read faster by a plain scan (the index would cost a lookup of the table
+# per row to read the outcome): {source} is "NOT INDEXED" then.
+_COUNTS_SQL = (
+    "SELECT (recorded_us - ?) / ?, count(*), "
+    "count(CASE WHEN outcome IN ('error', 'timeout') THEN 1 END) "
+    "FROM tickwork_runs {source} WHERE recorded_us >= ? AND recorded_us < ? "
+    "AND outcome IS NOT NULL GROUP BY 1"
+)
+_SPAN_SQL = (
+    "SELECT (SELECT min(recorded_us) FROM tickwork_runs), "
+    "(SELECT max(recorded_us) FROM tickwork_runs)"
+)
+# Each named job's newest finished runs: for each name, the head of its
+# (job, recorded_us) index, read newest first and cut at the limit, so a job's
+# older history is never read (a window function would rank all of it).
+_OUTCOMES_SQL = (
+    "WITH names (name) AS (VALUES {marks}) "
+    "SELECT names.name, r.outcome FROM names JOIN tickwork_runs AS r ON r.rowid IN ("
+    "SELECT rowid FROM tickwork_runs WHERE job = names.name AND outcome IS NOT NULL "
+    "ORDER BY recorded_us DESC, rowid DESC LIMIT ?) "
+    "ORDER BY names.name, r.recorded_us DESC, r.rowid DESC"
+)
 
 
 def _run_row(run: Run, owner: str) -> tuple[Any, ...]:
@@ -374,6 +398,45 @@ class SQLiteStore(BufferedStore):
             run.manual = bool(run.manual)
             runs.append(run)
         return runs
+
+    def run_counts(
+        self, since_us: int, until_us: int, bucket_us: int
+    ) -> tuple[list[int], list[int]]:
+        n = bucket_count(since_us, until_us, bucket_us)
+        runs, failures = [0] * n, [0] * n
+        if n == 0:
+            return runs, failures
+        self._flush_pending()
+        with self._db_lock:
+            low, high = self._db.execute(_SPAN_SQL).fetchone()
+            if low is None:
+                return runs, failures
+            # The share of the table's time span the range covers stands for
+            # the share of its rows: above ~30%, a scan beats the index.
+            covered = min(until_us, high + 1) - max(since_us, low)
+            scan = covered * 10 > (high + 1 - low) * 3
+            query = _COUNTS_SQL.format(source="NOT INDEXED" if scan else "")
+            rows = self._db.execute(query, (since_us, bucket_us, since_us, until_us)).fetchall()
+        for i, count, failed in rows:
+            runs[i] = count
+            failures[i] = failed
+        return runs, failures
+
+    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, list[str]] = {name: [] for name in wanted}
+        count = min(count, self.history_limit)
+        if count <= 0 or not wanted:
+            return found
+        self._flush_pending()
+        for at in range(0, len(wanted), 500):
+            chunk = wanted[at : at + 500]
+            query = _OUTCOMES_SQL.format(marks=", ".join(["(?)"] * len(chunk)))
+            with self._db_lock:
+                rows = self._db.execute(query, (*chunk, count)).fetchall()
+            for name, outcome in rows:
+                found[name].append(outcome)
+        return found
 
     # ---------------------------------------------------------- writing
     def _write_batch(
