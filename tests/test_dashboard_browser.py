@@ -22,6 +22,7 @@ from tickwork.channels.http import HTTPChannel, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "dashboard-test-token-0123456789"
+VIEWER = "dashboard-viewer-token-987654321"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 pytestmark = [
@@ -52,7 +53,7 @@ class Server:
             "<img src=x id=xss>", "report", tw.Interval(hours=6), extra="<script>alert(1)</script>"
         )
         self.sched.start()
-        self.channel = HTTPChannel(self.app, self.sched, token=TOKEN)
+        self.channel = HTTPChannel(self.app, self.sched, token=TOKEN, read_only_token=VIEWER)
         self.server = serve(self.channel, host="127.0.0.1", port=0)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -251,3 +252,33 @@ def test_screenshots(page: Any, server: Server, tmp_path: Path) -> None:
         DOCS.mkdir(exist_ok=True)
         for shot in shots:
             shutil.copy(shot, DOCS / f"dashboard-{shot.name}")
+
+
+def test_a_viewer_token_sees_but_cannot_change(page: Any, server: Server) -> None:
+    log_in(page, server, VIEWER)
+    page.wait_for_selector("#jobs tbody tr")
+    assert page.locator("nav a[href='#/new']").is_hidden()
+    page.click("#jobs >> text=nightly")
+    page.wait_for_selector("#definition")
+    for button in ("#execute", "#pause", "#edit", "#delete"):
+        assert page.locator(button).is_hidden()
+    assert page.locator("#next tbody tr").count() == 10
+
+
+def test_the_job_page_marks_fire_times_a_dst_rule_moved(page: Any, server: Server) -> None:
+    # 02:30 New York does not exist on 2027-03-14: that fire runs at 03:00.
+    trigger = tw.Cron("30 2 * * *", tz="America/New_York", start="2027-03-10T00:00:00")
+    server.sched.add_job("spring", "report", trigger)
+    log_in(page, server)
+    page.wait_for_selector("#jobs")
+    page.click("#jobs >> text=spring")
+    page.wait_for_selector("#next tbody tr")
+    rows = page.locator("#next tbody tr")
+    marked = [
+        rows.nth(i).locator("td").first.inner_text()
+        for i in range(rows.count())
+        if rows.nth(i).locator(".dst-mark").count()
+    ]
+    assert marked == ["2027-03-14 03:00:00"]  # the browser's zone is New York
+    mark = page.locator(".dst-mark").first.get_attribute("title")
+    assert "sprang forward" in (mark or "")

@@ -166,6 +166,14 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/session": {
+        "get": {
+            "summary": "What this token may do",
+            "description": "Whether the token is the read-only one, and whether the channel "
+            "serves a scheduler (the dashboard asks, to hide what it cannot do).",
+            "responses": {"200": _answer("The token's rights.", "Session"), **_errors(401)},
+        }
+    },
     "/services": {
         "get": {
             "summary": "List the registered services",
@@ -483,6 +491,12 @@ _SCHEMAS: dict[str, Any] = {
                 },
             }
         },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["read_only", "scheduler"],
+        "properties": {"read_only": {"type": "boolean"}, "scheduler": {"type": "boolean"}},
+        "additionalProperties": False,
     },
     "Health": {
         "type": "object",

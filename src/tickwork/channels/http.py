@@ -148,6 +148,7 @@ class _Route:
 _ROUTES = (
     _Route("GET", ("health",), "_health", public=True),
     _Route("GET", ("openapi.json",), "_openapi", public=True),
+    _Route("GET", ("session",), "_session"),
     _Route("GET", ("services",), "_list_services"),
     _Route("POST", ("services", None), "_invoke_service"),
     _Route("GET", ("jobs",), "_list_jobs", jobs=True),
@@ -401,6 +402,11 @@ class HTTPChannel:
     # -- routes: open ---------------------------------------------------------
     def _health(self, call: _Call) -> _Answer:
         return _ok(200, {"status": "ok"})
+
+    def _session(self, call: _Call) -> _Answer:
+        """What the token may do: the dashboard hides what a read-only token cannot."""
+        read_only = self._authorize(call.environ)
+        return _ok(200, {"read_only": read_only, "scheduler": self.scheduler is not None})
 
     def _openapi(self, call: _Call) -> _Answer:
         return _Answer(200, self._openapi_body)

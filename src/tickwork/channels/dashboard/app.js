@@ -5,6 +5,7 @@
 const BASE = location.pathname.replace(/\/dashboard\/.*$/, "");
 const TOKEN_KEY = "tickwork.token";
 const TZ_KEY = "tickwork.tz";
+const READ_ONLY_KEY = "tickwork.readOnly";
 const POLL_MS = 5000;
 const RANGES = [
   ["5m", 300], ["1h", 3600], ["6h", 21600], ["24h", 86400], ["7d", 604800], ["30d", 2592000],
@@ -178,8 +179,9 @@ function loginView(message) {
   const form = h("form", { class: "card login", onsubmit: async (event) => {
     event.preventDefault();
     try {
-      await api("/jobs?limit=1", { token: input.value });
+      const session = await api("/session", { token: input.value });
       sessionStorage.setItem(TOKEN_KEY, input.value);
+      sessionStorage.setItem(READ_ONLY_KEY, session.read_only ? "1" : "");
       location.hash = "#/";
       route();
     } catch (exc) {
@@ -482,6 +484,9 @@ async function route() {
     else if (path.startsWith("/jobs/")) { state.editing = false; parts = await jobView(path.slice(6)); poll = true; }
     else parts = [h("h1", {}, "Not found")];
     view.replaceChildren(...parts);
+    if (sessionStorage.getItem(READ_ONLY_KEY)) {  // a viewer's token: no buttons that would fail
+      document.querySelectorAll("[data-write]").forEach((el) => { el.hidden = true; });
+    }
     // For the benchmark (and the browser's performance panel): when a view is on screen.
     performance.mark(`tickwork:${path === "/" ? "overview" : "view"}`);
   } catch (exc) {
@@ -493,6 +498,7 @@ async function route() {
 
 document.getElementById("logout").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(READ_ONLY_KEY);
   location.hash = "#/login";
 });
 // A message for the page a change leads to (saved, deleted) outlives the navigation.
