@@ -282,3 +282,36 @@ def test_the_job_page_marks_fire_times_a_dst_rule_moved(page: Any, server: Serve
     assert marked == ["2027-03-14 03:00:00"]  # the browser's zone is New York
     mark = page.locator(".dst-mark").first.get_attribute("title")
     assert "sprang forward" in (mark or "")
+
+
+def test_ranges_tabs_and_updates_without_reload(page: Any, server: Server) -> None:
+    log_in(page, server)
+    page.wait_for_selector("#runs")
+    assert page.locator("#runs tbody tr").count() == 0
+    page.click("button[data-range='2592000']")
+    playwright_api.expect(page.locator("button[data-range='2592000']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    cid = server.sched.execute_now("nightly")  # from outside the page
+    # The page polls the API: the run shows up without a reload.
+    playwright_api.expect(page.locator(f"#runs tr[data-cid='{cid}']")).to_be_visible(timeout=15_000)
+    page.click("#tab-upcoming")
+    page.wait_for_selector("#upcoming tbody tr")
+    jobs = page.locator("#upcoming tbody tr td:nth-child(2)").all_inner_texts()
+    assert set(jobs) >= {"nightly", "broken"}
+    assert len(jobs) == 50
+
+
+def test_a_one_time_job_is_entered_in_the_chosen_zone(page: Any, server: Server) -> None:
+    log_in(page, server)
+    page.wait_for_selector("#jobs")
+    page.click("text=New job")
+    page.fill("#f-name", "once")
+    page.select_option("#f-kind", "onetime")
+    page.fill("#f-at", "2030-07-01T09:00")
+    page.click("#save")
+    page.wait_for_selector("#definition")
+    job = server.sched.get_job("once")
+    assert job.next_fire_time is not None
+    assert job.next_fire_time.isoformat() == "2030-07-01T13:00:00+00:00"  # 09:00 in New York
+    assert page.locator("dd[data-field='next run']").inner_text() == "2030-07-01 09:00:00"
