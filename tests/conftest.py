@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 import tickwork as tw
+from tickwork.channels.http import HTTPChannel, serve
 from tickwork.testing.servers import RedisServer
 
 
@@ -57,3 +60,24 @@ def redis_url(redis_server: str, request: pytest.FixtureRequest) -> str:
     client.flushall()
     client.close()
     return redis_server
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[[HTTPChannel], str]]:
+    """Serve an HTTP channel on a free loopback port in a thread; its base URL."""
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def start_(channel: HTTPChannel) -> str:
+        server = serve(channel, port=0)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start_
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -5,7 +5,6 @@ port and read with a real HTTP client, on a FakeClock-driven scheduler.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from heapq import merge
@@ -17,7 +16,7 @@ import pytest
 
 import tickwork as tw
 from tickwork._exceptions import StoreError
-from tickwork.channels.http import HTTPChannel, serve
+from tickwork.channels.http import HTTPChannel
 
 TOKEN = "admin-token-0123456789"
 READ_TOKEN = "reader-token-0123456789"
@@ -50,27 +49,6 @@ def clock() -> tw.FakeClock:
 @pytest.fixture
 def sched(http_app: tw.App, clock: tw.FakeClock) -> tw.Scheduler:
     return tw.Scheduler(http_app, clock=clock)
-
-
-@pytest.fixture
-def start() -> Iterator[Callable[[HTTPChannel], str]]:
-    """Serve a channel on a free loopback port in a thread; its base URL."""
-    running: list[tuple[Any, threading.Thread]] = []
-
-    def start_(channel: HTTPChannel) -> str:
-        server = serve(channel, port=0)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        thread.start()
-        running.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start_
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

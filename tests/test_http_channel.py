@@ -102,27 +102,6 @@ def sched(http_app: tw.App, clock: tw.FakeClock) -> tw.Scheduler:
     return tw.Scheduler(http_app, clock=clock)
 
 
-@pytest.fixture
-def start() -> Iterator[Callable[[HTTPChannel], str]]:
-    """Serve a channel on a free loopback port in a thread; its base URL."""
-    running: list[tuple[Any, threading.Thread]] = []
-
-    def start_(channel: HTTPChannel) -> str:
-        server = serve(channel, port=0)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        thread.start()
-        running.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start_
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def _check_answer(response: httpx.Response) -> None:
     response.read()
     assert response.headers["cache-control"] == "no-store"
