@@ -326,8 +326,14 @@ function field(name, label, control, hint) {
 }
 
 function localInput(iso) {
-  // "2026-12-01T09:00:00+01:00" (in the chosen zone) -> "2026-12-01T09:00"
-  return iso ? iso.slice(0, 16) : "";
+  // An instant (triggers keep theirs in UTC) -> "2026-12-01T09:00:00", its wall
+  // time in the chosen zone, for a datetime-local input; saving sends it with that zone.
+  if (!iso) return "";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone(), year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
 }
 
 async function formView(name) {
@@ -343,9 +349,9 @@ async function formView(name) {
   const repeats = h("input", { type: "number", min: 1, id: "f-repeats", value: trigger.repeats ?? "" });
   const expr = h("input", { type: "text", id: "f-expr", size: 30, value: trigger.expr || "", placeholder: "*/5 * * * *" });
   const preview = h("div", { class: "preview", id: "cron-preview" });
-  const at = h("input", { type: "datetime-local", id: "f-at", value: trigger.type === "onetime" ? localInput(trigger.at) : "" });
-  const start = h("input", { type: "datetime-local", id: "f-start", value: localInput(trigger.start) });
-  const end = h("input", { type: "datetime-local", id: "f-end", value: localInput(trigger.end) });
+  const moment = (id, iso) => h("input", { type: "datetime-local", step: 1, id, value: localInput(iso) });
+  const at = moment("f-at", trigger.type === "onetime" ? trigger.at : null);
+  const start = moment("f-start", trigger.start), end = moment("f-end", trigger.end);
   const service = h("select", { id: "f-service" }, services.services.map((s) =>
     h("option", { value: s.name, selected: job && job.service === s.name }, s.name)));
   const extra = h("textarea", { id: "f-extra" },
@@ -364,8 +370,8 @@ async function formView(name) {
   };
   const triggerBox = h("div", { id: "trigger-fields" });
   const showKind = () => {
-    triggerBox.replaceChildren(...rows[kind.value],
-      kind.value === "onetime" ? [] : [field("start", "Start", start), field("end", "End", end)]);
+    const bounds = kind.value === "onetime" ? [] : [field("start", "Start", start), field("end", "End", end)];
+    triggerBox.replaceChildren(...rows[kind.value], ...bounds);
   };
   kind.addEventListener("change", showKind);
   showKind();
