@@ -940,9 +940,16 @@ def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
         first = lines.get(timeout=20)
         found = re.fullmatch(r"tickwork: serving http://127\.0\.0\.1:(\d+)/\n", first)
         assert found, first + running.log()
+        assert (
+            lines.get(timeout=5)
+            == f"tickwork: dashboard at http://127.0.0.1:{found[1]}/dashboard/\n"
+        )
         token_line = lines.get(timeout=5)
         assert token_line.startswith("tickwork: bearer token (shown once): ")
         answer = httpx.get(f"http://127.0.0.1:{found[1]}/health", timeout=10)
         assert answer.status_code == 200
         assert answer.json() == {"status": "ok"}
+        page = httpx.get(f"http://127.0.0.1:{found[1]}/dashboard/", timeout=10)
+        assert page.status_code == 200
+        assert "script-src 'self'" in page.headers["content-security-policy"]
         assert running.stop(signal.SIGINT) == 0

@@ -438,7 +438,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if sched is not None:
         _log_runs(sched)
         sched.start()
-    print(f"tickwork: serving http://{args.host}:{server.server_port}/", file=out, flush=True)
+    base = f"http://{args.host}:{server.server_port}"
+    print(f"tickwork: serving {base}/", file=out, flush=True)
+    if sched is not None:
+        print(f"tickwork: dashboard at {base}/dashboard/", file=out, flush=True)
     if token is None:
         print(f"tickwork: bearer token (shown once): {channel.token}", file=out, flush=True)
     stop = threading.Event()
