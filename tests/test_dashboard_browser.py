@@ -330,3 +330,17 @@ def test_saving_an_unchanged_form_keeps_the_schedule(page: Any, server: Server) 
     page.click("#save")
     page.wait_for_selector("#definition")
     assert server.sched.get_job("hourly").next_fire_time == before
+
+
+def test_the_refresh_waits_while_the_filter_is_being_typed(page: Any, server: Server) -> None:
+    log_in(page, server)
+    page.wait_for_selector("#jobs tbody tr")
+    page.click("#job-filter")
+    page.keyboard.type("nigh")
+    page.wait_for_timeout(6_000)  # past one refresh
+    assert page.input_value("#job-filter") == "nigh"  # not redrawn under the typist
+    assert page.evaluate("() => document.activeElement.id") == "job-filter"  # focus kept
+    page.keyboard.type("tly")
+    page.keyboard.press("Enter")
+    playwright_api.expect(page.locator("#jobs tbody tr")).to_have_count(1)
+    assert page.locator("#jobs tbody tr td:nth-child(2)").inner_text() == "nightly"

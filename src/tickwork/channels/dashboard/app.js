@@ -499,7 +499,15 @@ async function route() {
     if (exc.status === 401) return;
     view.replaceChildren(h("h1", {}, "Error"), h("p", { class: "field-error" }, exc.message));
   }
-  if (poll) state.timer = setTimeout(route, POLL_MS);
+  if (poll) state.timer = setTimeout(refresh, POLL_MS);
+}
+
+// A refresh redraws the view; not while someone is typing in it (the filter).
+function refresh() {
+  const active = document.activeElement;
+  const typing = active && active.closest("#view") && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName);
+  if (typing) state.timer = setTimeout(refresh, POLL_MS);
+  else route();
 }
 
 document.getElementById("logout").addEventListener("click", () => {
