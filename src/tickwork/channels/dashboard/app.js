@@ -301,7 +301,7 @@ async function jobView(name) {
     job.active
       ? h("button", { class: "btn secondary", type: "button", id: "pause", "data-write": true, onclick: () => act("pause") }, "Pause")
       : h("button", { class: "btn secondary", type: "button", id: "resume", "data-write": true, onclick: () => act("resume") }, "Resume"),
-    h("a", { class: "btn secondary", id: "edit", "data-write": true, href: `#/jobs/${encodeURIComponent(name)}/edit` }, "Edit"),
+    h("a", { class: "btn secondary", id: "edit", "data-write": true, href: `#/edit/${encodeURIComponent(name)}` }, "Edit"),
     h("button", { class: "btn danger", type: "button", id: "delete", "data-write": true, onclick: () => {
       if (confirm(`Delete job ${name}? Its history stays.`)) act("delete", "DELETE");
     } }, "Delete"));
@@ -486,7 +486,7 @@ async function route() {
     if (path === "/") { state.editing = false; parts = await overviewView(); poll = true; }
     else if (path === "/new") parts = await formView(null);
     else if (path === "/settings") parts = settingsView();
-    else if (path.startsWith("/jobs/") && path.endsWith("/edit")) parts = await formView(path.slice(6, -5));
+    else if (path.startsWith("/edit/")) parts = await formView(path.slice(6));
     else if (path.startsWith("/jobs/")) { state.editing = false; parts = await jobView(path.slice(6)); poll = true; }
     else parts = [h("h1", {}, "Not found")];
     view.replaceChildren(...parts);
