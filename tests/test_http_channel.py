@@ -725,10 +725,10 @@ def test_internal_errors_are_500_without_details(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken() -> list[tw.Job]:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("password=hunter2")
 
-    monkeypatch.setattr(sched, "jobs", broken)
+    monkeypatch.setattr(sched, "jobs_page", broken)
     with caplog.at_level(logging.ERROR, logger="tickwork.http"):
         response = client.get("/jobs")
     assert response.status_code == 500

@@ -203,3 +203,20 @@ def test_many_removed_jobs_are_compacted_away_and_the_rest_fire_once(
     assert set(per_job.values()) <= {2, 3}
     assert len(sched._buckets) <= 500  # stale entries were dropped
     assert all(len({r.scheduled_for for r in runs if r.job == j}) == c for j, c in per_job.items())
+
+
+def test_jobs_page_filters_and_snapshots_only_the_page(sched: tw.Scheduler) -> None:
+    for n in range(25):
+        sched.add_job(f"job-{n:02d}", "noop", tw.Interval(minutes=1 + n), active=n % 5 != 0)
+    page, total = sched.jobs_page(10, 5)
+    assert total == 25
+    assert [job.name for job in page] == [f"job-{n}" for n in range(10, 15)]
+    paused, total_paused = sched.jobs_page(0, 100, active=False)
+    assert total_paused == 5
+    assert all(not job.active for job in paused)
+    found, count = sched.jobs_page(0, 3, text="JOB-2")  # ignoring case
+    assert count == 5  # job-20 ... job-24
+    assert [job.name for job in found] == ["job-20", "job-21", "job-22"]
+    assert sched.jobs_page(0, 10, text="NOOP")[1] == 25  # the service matches too
+    found[0].extra = "changed"  # a snapshot: the job itself is untouched
+    assert sched.get_job("job-20").extra is None

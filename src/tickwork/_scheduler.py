@@ -313,6 +313,26 @@ class Scheduler:
         with self._lock:
             return [self._snapshot(self._jobs[name]) for name in sorted(self._jobs)]
 
+    def jobs_page(
+        self, offset: int, limit: int, *, text: str = "", active: bool | None = None
+    ) -> tuple[list[Job], int]:
+        """One page of the jobs, by name, and how many jobs match in all.
+
+        ``text`` keeps jobs whose name or service contains it (ignoring case);
+        ``active`` keeps active (True) or paused (False) jobs. Only the page's
+        jobs are snapshot, so a page of a very large schedule is cheap.
+        """
+        wanted = text.casefold()
+        with self._lock:
+            names = sorted(
+                name
+                for name, job in self._jobs.items()
+                if (active is None or job.active is active)
+                and (not wanted or wanted in name.casefold() or wanted in job.service.casefold())
+            )
+            page = [self._snapshot(self._jobs[name]) for name in names[offset : offset + limit]]
+        return page, len(names)
+
     def job_counts(self) -> tuple[int, int]:
         """How many jobs there are, and how many of them are active (not paused);
         without a snapshot of each, so cheap with very many jobs."""

@@ -470,20 +470,14 @@ class HTTPChannel:
         outcomes = call.number("outcomes", 0, 0, 20)
         zone = call.zone()
         sched = self._jobs()
-        with _store_errors():
-            jobs = sched.jobs()
-        if text:
-            jobs = [j for j in jobs if text in j.name.casefold() or text in j.service.casefold()]
-        if active is not None:
-            jobs = [j for j in jobs if j.active is active]
-        page = jobs[offset : offset + limit]
+        page, total = sched.jobs_page(offset, limit, text=text, active=active)
         items = [_job_data(job, zone) for job in page]
         if outcomes and page:
             with _store_errors():  # one read for the page
                 last = sched.store.last_outcomes([job.name for job in page], outcomes)
             for item in items:
                 item["last_outcomes"] = last.get(item["name"], [])
-        return _ok(200, {"jobs": items, "total": len(jobs), "limit": limit, "offset": offset})
+        return _ok(200, {"jobs": items, "total": total, "limit": limit, "offset": offset})
 
     def _create_job(self, call: _Call) -> _Answer:
         replace = bool(call.flag("replace"))
