@@ -40,10 +40,12 @@ from collections.abc import Callable, Collection
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .._exceptions import StoreError
 from .._model import Job, Run
+from .._optional import require
+from .._secrets import redact_url
 from ._base import FAILED, NO_CLAIM, SHARDS, RunRequest, bucket_count, recorded_us, shard_of
 from ._buffered import BufferedStore, StateChange
 
@@ -298,17 +300,6 @@ def _minute_of(instant_us: int) -> tuple[str, int]:
     return _day_key(day), rest // _MINUTE_US
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisStore(BufferedStore):
     shared = True
 
@@ -344,15 +335,12 @@ class RedisStore(BufferedStore):
         flush_interval: timedelta = timedelta(milliseconds=20),
         client: Any = None,
     ) -> None:
-        try:
-            import redis
-        except ImportError:  # pragma: no cover - exercised without the extra
-            raise ImportError("RedisStore needs redis-py: pip install 'tickwork[redis]'") from None
+        redis = require("redis", "redis", "RedisStore")
         if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
             raise ValueError(f"prefix must be a non-empty string without spaces, got {prefix!r}")
         super().__init__(flush_interval, history_limit, history_max_age)
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
-        self.url = safe_url(url)
+        self.url = redact_url(url)
         self._secret = urlsplit(url).password
         self.prefix = prefix
         self._latest_us = 0
