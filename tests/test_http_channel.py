@@ -1283,3 +1283,30 @@ def test_a_large_body_without_the_token_gets_its_401(url: str) -> None:
 
 def test_the_module_exports() -> None:
     assert set(channel_http.__all__) == {"HTTPChannel", "openapi_document", "serve"}
+
+
+def test_the_dashboard_files_need_no_token_and_carry_their_own_csp(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=5) as plain:  # no token
+        page = plain.get("/dashboard/")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["content-security-policy"].startswith(
+            "default-src 'none'; script-src 'self'"
+        )
+        assert page.headers["cache-control"] == "no-cache"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert '<script type="module" src="app.js">' in page.text
+        script = plain.get("/dashboard/app.js")
+        assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert int(script.headers["content-length"]) == len(script.content) > 0
+        assert plain.head("/dashboard/style.css").content == b""
+        moved = plain.get("/dashboard")
+        assert moved.status_code == 301
+        assert moved.headers["location"] == "/dashboard/"
+        missing = plain.get("/dashboard/secrets.txt")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        refused = plain.post("/dashboard/", json={})
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, HEAD"
+        assert refused.headers["content-type"] == "application/json; charset=utf-8"

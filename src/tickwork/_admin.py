@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from ._clock import Clock, SystemClock
@@ -80,13 +81,13 @@ class StoreAdmin:
     def history(self, name: str | None = None, limit: int = 20) -> list[Run]:
         return self.store.history(name, limit)
 
-    def last_runs(self) -> dict[str, Run]:
-        """Each job's newest recorded run."""
+    def last_runs(self, names: Iterable[str]) -> dict[str, Run]:
+        """The newest recorded run of each of these jobs (that has one)."""
         latest: dict[str, Run] = {}
-        for job in self.store.load_jobs():
-            runs = self.store.history(job.name, 1)
+        for name in names:
+            runs = self.store.history(name, 1)
             if runs:
-                latest[job.name] = runs[0]
+                latest[name] = runs[0]
         return latest
 
     def pause(self, name: str) -> Job:

@@ -56,7 +56,6 @@ def _when(us_value: int | None, zone: tzinfo) -> str:
 
 def _open_store(url: str | None, prefix: str) -> Any:
     from ._admin import store_from_url
-    from ._exceptions import StoreError
 
     url = url or os.environ.get("TICKWORK_STORE")
     if not url:
@@ -67,8 +66,6 @@ def _open_store(url: str | None, prefix: str) -> Any:
         return store_from_url(url, prefix=prefix, must_exist=True)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    except StoreError:
-        raise
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
@@ -225,17 +222,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
-    from ._admin import StoreAdmin
     from ._jobspec import job_to_data
 
     zone = _zone(args.tz)
-    store = _open_store(args.store, args.prefix)
+    admin = _admin_for(args)
     try:
-        admin = StoreAdmin(store)
         jobs = admin.jobs()
-        last = admin.last_runs()
+        last = admin.last_runs(job.name for job in jobs)  # the jobs just read, not read again
     finally:
-        store.close()
+        admin.store.close()
     if args.json:
         data = [
             job_to_data(job, zone) | {"last_outcome": _outcome(last.get(job.name))} for job in jobs
@@ -331,14 +326,11 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_execute(args: argparse.Namespace, out: TextIO) -> int:
-    extra: Any = None
-    if args.extra is not None:
-        extra = args.extra
     admin = _admin_for(args)
     try:
         wait = 0.0 if args.no_wait else args.wait
         cid = admin.request_run(
-            args.name, extra, has_extra=args.extra is not None, expires_in=max(wait, 1.0) + 5.0
+            args.name, args.extra, has_extra=args.extra is not None, expires_in=max(wait, 1.0) + 5.0
         )
         if args.no_wait:
             print(f"requested a run of {args.name!r}; cid {cid}", file=out)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ._exceptions import InvalidTrigger
 from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Job, Retry, Run
+from ._time import us_to_dt
 from .triggers import Trigger, trigger_from_dict
 
 __all__ = ["JobSpec", "SpecError", "job_to_data", "parse_job_spec", "run_to_data"]
@@ -192,8 +193,6 @@ def _retry(value: object) -> Retry | None:
 def _iso(us_value: int | None, tz: tzinfo | None) -> str | None:
     if us_value is None:
         return None
-    from ._time import us_to_dt
-
     when = us_to_dt(us_value)
     return (when.astimezone(tz) if tz is not None else when).isoformat()
 

@@ -116,6 +116,7 @@ class _Answer:
     status: int
     body: bytes | None  # None: no body at all (204)
     headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str | None = JSON_TYPE  # of a body
 
 
 def _ok(status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> _Answer:
@@ -318,9 +319,7 @@ class HTTPChannel:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         page = _dashboard_page(environ, method)
         if page is not None:
-            page_status, page_headers, content = page
-            start_response(page_status, page_headers)
-            return [] if method == "HEAD" else [content]
+            return _respond(start_response, method, page, DASHBOARD_HEADERS)
         try:
             answer = self._dispatch(environ, method)
         except _Fail as fail:
@@ -334,13 +333,7 @@ class HTTPChannel:
             answer = _Fail(
                 500, "internal_error", "internal server error; the server's log has the details"
             ).answer()
-        headers = [*SECURITY_HEADERS, *answer.headers]
-        body = answer.body
-        if body is not None:
-            headers += [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))]
-        status = HTTPStatus(answer.status)
-        start_response(f"{status.value} {status.phrase}", headers)
-        return [] if body is None or method == "HEAD" else [body]
+        return _respond(start_response, method, answer, SECURITY_HEADERS)
 
     def _dispatch(self, environ: WSGIEnvironment, method: str) -> _Answer:
         segments = _segments(environ)
@@ -750,60 +743,54 @@ def _quote_segment(name: str) -> str:
     return quote(name, safe="") if name.strip(".") else name.replace(".", "%2E")
 
 
-def _dashboard_page(
-    environ: WSGIEnvironment, method: str
-) -> tuple[str, list[tuple[str, str]], bytes] | None:
+def _respond(
+    start_response: StartResponse,
+    method: str,
+    answer: _Answer,
+    base: tuple[tuple[str, str], ...],
+) -> Iterable[bytes]:
+    """Send an answer: ``base`` headers first, then its own, type and length."""
+    headers = [*base, *answer.headers]
+    body = answer.body
+    if body is not None:
+        if answer.content_type is not None:
+            headers.append(("Content-Type", answer.content_type))
+        headers.append(("Content-Length", str(len(body))))
+    status = HTTPStatus(answer.status)
+    start_response(f"{status.value} {status.phrase}", headers)
+    return [] if body is None or method == "HEAD" else [body]
+
+
+#: The dashboard's files: cached only after a check, and their own CSP.
+DASHBOARD_HEADERS = (
+    ("Cache-Control", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CSP),
+)
+
+
+def _dashboard_page(environ: WSGIEnvironment, method: str) -> _Answer | None:
     """The dashboard's files under ``/dashboard/`` (GET and HEAD, no token);
     None for every other path, which the API answers."""
     path = str(environ.get("PATH_INFO", ""))
     if path != "/dashboard" and not path.startswith("/dashboard/"):
         return None
-    headers = [
-        ("Cache-Control", "no-cache"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Content-Security-Policy", CSP),
-    ]
     if method not in ("GET", "HEAD"):
-        body = _dumps(
-            {
-                "error": {
-                    "code": "method_not_allowed",
-                    "message": f"{method} is not allowed here; allowed: GET, HEAD",
-                }
-            }
-        )
-        return (
-            "405 Method Not Allowed",
-            [
-                *headers,
-                ("Allow", "GET, HEAD"),
-                ("Content-Type", JSON_TYPE),
-                ("Content-Length", str(len(body))),
-            ],
-            body,
-        )
+        return _Fail(
+            405,
+            "method_not_allowed",
+            f"{method} is not allowed here; allowed: GET, HEAD",
+            headers=[("Allow", "GET, HEAD")],
+        ).answer()
     if path == "/dashboard":
         location = str(environ.get("SCRIPT_NAME", "")) + "/dashboard/"
-        return (
-            "301 Moved Permanently",
-            [*headers, ("Location", location), ("Content-Length", "0")],
-            b"",
-        )
+        return _Answer(301, b"", [("Location", location)], content_type=None)
     found = static_file(path[len("/dashboard/") :])
     if found is None:
-        body = _dumps({"error": {"code": "not_found", "message": f"there is nothing at {path!r}"}})
-        return (
-            "404 Not Found",
-            [*headers, ("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))],
-            body,
-        )
+        return _Fail(404, "not_found", f"there is nothing at {path!r}").answer()
     content, kind = found
-    return (
-        "200 OK",
-        [*headers, ("Content-Type", kind), ("Content-Length", str(len(content)))],
-        content,
-    )
+    return _Answer(200, content, content_type=kind)
 
 
 def _segments(environ: WSGIEnvironment) -> list[str]:

@@ -15,7 +15,7 @@ import string
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .._exceptions import RESTError, RESTTimeout
 from .._loops import at_loop_end, discard
@@ -518,8 +518,6 @@ def _check_address(where: str, address: object) -> tuple[str, BasicAuth | None]:
     if port is not None:
         host = f"{host}:{port}"
     if parts.username is not None:
-        from urllib.parse import unquote
-
         auth = BasicAuth(unquote(parts.username), unquote(parts.password or ""))
     base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     return base, auth
