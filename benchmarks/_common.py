@@ -371,6 +371,15 @@ def apscheduler_advance(sched: Any, delta: timedelta) -> None:
     FakeNow.current = target
 
 
+def save_results(name: str, text: str) -> str:
+    """Write a run's report to benchmarks/results/<name>.md; its path, from the project."""
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", f"{name}.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return os.path.relpath(path, os.path.dirname(HERE))
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0..100) of already sorted values, nearest-rank."""
     if not sorted_values:

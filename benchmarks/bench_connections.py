@@ -81,7 +81,6 @@ from importlib.metadata import version
 from typing import Any
 
 from _common import (
-    HERE,
     check_quiet,
     machine_info,
     md_table,
@@ -90,6 +89,7 @@ from _common import (
     percentile,
     proc_cpu_s,
     ratio,
+    save_results,
 )
 
 BODY = json.dumps({"ok": True, "source": "bench", "items": list(range(20))}).encode()
@@ -1067,11 +1067,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     log(f"\n_bench_connections.py: {time.monotonic() - started:.0f} s_")
     if args.save:
-        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-        path = os.path.join(HERE, "results", f"connections-{stamp}.md")
-        with open(path, "w") as f:
-            f.write("\n".join(_out) + "\n")
-        print(f"_saved to {os.path.relpath(path, os.path.dirname(HERE))}_")
+        saved = save_results(f"connections-{stamp}", "\n".join(_out))
+        print(f"_saved to {saved}_")
 
 
 if __name__ == "__main__":

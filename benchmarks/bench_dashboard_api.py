@@ -61,7 +61,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from _common import HERE, check_quiet, machine_info, md_table, parse_args, percentile, run_child
+from _common import (
+    check_quiet,
+    machine_info,
+    md_table,
+    parse_args,
+    percentile,
+    run_child,
+    save_results,
+)
 
 TOKEN = "bench-token-0123456789abcdef"
 REQUESTS = [
@@ -338,11 +346,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     log(f"\n_bench_dashboard_api.py: {time.monotonic() - started:.0f} s_")
     if args.save:
-        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-        path = os.path.join(HERE, "results", f"dashboard-{stamp}.md")
-        with open(path, "w") as f:
-            f.write("\n".join(_out) + "\n")
-        print(f"_saved to {os.path.relpath(path, os.path.dirname(HERE))}_")
+        saved = save_results(f"dashboard-{stamp}", "\n".join(_out))
+        print(f"_saved to {saved}_")
 
 
 if __name__ == "__main__":
