@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from .._exceptions import RESTError, RESTTimeout
 from .._loops import at_loop_end, discard
 from .._service import new_cid
-from ._common import MASK, check_name, check_timeout, require
+from ._common import MASK, check_name, check_timeout, require, tls_context
 
 if TYPE_CHECKING:
     import httpx
@@ -586,25 +586,9 @@ def _tls(where: str, verify: object, cert: object) -> bool | ssl.SSLContext:
         or (isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(x, str) for x in cert))
     ):
         raise TypeError(f"{where}: cert must be a PEM path or a (certfile, keyfile) tuple")
-    if isinstance(verify, ssl.SSLContext):
-        context = verify
-    elif verify is True:
-        if cert is None:
-            return True
-        context = ssl.create_default_context()
-    elif verify is False:
-        if cert is None:
-            return False
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif isinstance(verify, str):
-        try:
-            context = ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"{where}: cannot load the CA bundle {verify!r}: {exc}") from None
-    else:
-        raise TypeError(f"{where}: verify must be True, False, a CA bundle path or an SSLContext")
+    if cert is None and isinstance(verify, bool):
+        return verify  # httpx makes the context itself
+    context = tls_context(where, verify)
     if cert is not None:
         certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
         try:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from .._exceptions import SMTPError
 from .._service import new_cid
-from ._common import MASK, check_name, check_timeout
+from ._common import MASK, check_name, check_timeout, tls_context
 
 __all__ = ["Attachment", "SMTPClient", "SMTPConnection", "SMTPMessage"]
 
@@ -116,11 +116,10 @@ class SMTPMessage:
 
     def recipients(self) -> list[str]:
         """Every address the message goes to (to, cc and bcc), each once."""
-        seen: dict[str, None] = {}
-        for field in ("to", "cc", "bcc"):
-            for address in _addresses(field, getattr(self, field)):
-                seen.setdefault(address.addr_spec, None)
-        return list(seen)
+        return _unique(self._parsed_recipients())
+
+    def _parsed_recipients(self) -> tuple[list[Address], list[Address], list[Address]]:
+        return _addresses("to", self.to), _addresses("cc", self.cc), _addresses("bcc", self.bcc)
 
     def build(self, default_from: str | None = None, cid: str | None = None) -> EmailMessage:
         """The MIME message as it will be sent (without a Bcc header).
@@ -130,13 +129,22 @@ class SMTPMessage:
                 (an address without ``@``, a line break in a header); the
                 message names the field.
         """
+        return self._compose(default_from, cid)[0]
+
+    def _compose(
+        self, default_from: str | None, cid: str | None
+    ) -> tuple[EmailMessage, str, list[str]]:
+        """The MIME message, the envelope sender and the envelope recipients,
+        from one reading of the addresses (see :meth:`build` for the errors)."""
         sender = self.from_ if self.from_ is not None else default_from
         if not sender:
             raise ValueError("SMTPMessage has no sender: set from_, or from_ on the connection")
         senders = _addresses("from_", sender)
         if len(senders) != 1:
             raise ValueError(f"SMTPMessage from_ must be one address, got {sender!r}")
-        if not self.recipients():
+        to, cc, bcc = self._parsed_recipients()
+        recipients = _unique((to, cc, bcc))
+        if not recipients:
             raise ValueError("SMTPMessage has no recipients: set to, cc or bcc")
         for field in ("subject", "body"):
             if not isinstance(getattr(self, field), str):
@@ -146,10 +154,10 @@ class SMTPMessage:
         msg = EmailMessage()
         msg["Subject"] = self.subject
         msg["From"] = senders[0]
-        if self.to:
-            msg["To"] = _addresses("to", self.to)
-        if self.cc:
-            msg["Cc"] = _addresses("cc", self.cc)
+        if to:
+            msg["To"] = to
+        if cc:
+            msg["Cc"] = cc
         if self.reply_to:
             msg["Reply-To"] = _addresses("reply_to", self.reply_to)
         msg["Date"] = formatdate(usegmt=True)
@@ -185,13 +193,18 @@ class SMTPMessage:
                 )
             else:
                 msg.add_attachment(item.data, maintype, subtype, filename=item.name)
-        return msg
+        return msg, senders[0].addr_spec, recipients
 
     def __repr__(self) -> str:
         return (
             f"SMTPMessage(subject={self.subject!r}, to={self.to!r}, cc={self.cc!r}, "
             f"bcc={self.bcc!r}, attachments={[a.name for a in self.attachments]!r})"
         )
+
+
+def _unique(groups: Iterable[list[Address]]) -> list[str]:
+    """The addresses' addr-specs, each once, in order."""
+    return list(dict.fromkeys(address.addr_spec for group in groups for address in group))
 
 
 def _addresses(field: str, value: object) -> list[Address]:
@@ -305,7 +318,7 @@ class SMTPConnection:
         self.from_ = from_
         self.timeout = check_timeout(where, timeout)
         self.verify = verify
-        self._context = _tls_context(where, verify) if security != "none" else None
+        self._context = tls_context(where, verify) if security != "none" else None
         self.keep_alive = float(keep_alive)
         self.max_idle = max_idle
         self.local_hostname = local_hostname
@@ -429,11 +442,9 @@ class SMTPConnection:
         """
         if not isinstance(message, SMTPMessage):
             raise TypeError(f"send() takes an SMTPMessage, got {type(message).__name__}")
-        msg = message.build(self.from_, cid if cid is not None else new_cid())
-        sender = message.from_ if message.from_ is not None else self.from_
-        assert sender is not None  # build() checked it
-        envelope_from = _addresses("from_", sender)[0].addr_spec
-        recipients = message.recipients()
+        msg, envelope_from, recipients = message._compose(
+            self.from_, cid if cid is not None else new_cid()
+        )
         session, reused = self._take()
         try:
             refused = session.send_message(msg, envelope_from, recipients)
@@ -515,24 +526,6 @@ class SMTPClient:
 
     def __repr__(self) -> str:
         return f"SMTPClient({self.connection.name!r}, cid={self._cid!r})"
-
-
-def _tls_context(where: str, verify: object) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if verify is True:
-        return ssl.create_default_context()
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if isinstance(verify, str):
-        try:
-            return ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"{where}: cannot load the CA bundle {verify!r}: {exc}") from None
-    raise TypeError(f"{where}: verify must be True, False, a CA bundle path or an SSLContext")
 
 
 def _decode(value: Any) -> str:
