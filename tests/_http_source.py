@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["SLOW_SECONDS", "TEXT", "HTTPSource", "Seen", "unused_port"]
+__all__ = ["SLOW_SECONDS", "TEXT", "HTTPSource", "Seen"]
 
 TEXT = "hello, wörld"
 SLOW_SECONDS = 0.5
@@ -188,11 +188,3 @@ class HTTPSource(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self.server_close()
-
-
-def unused_port() -> int:
-    """A loopback port nothing listens on: bound a moment ago, then closed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port

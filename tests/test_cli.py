@@ -12,7 +12,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import tickwork as tw
+from tickwork.testing.servers import free_port
 
 from . import cli_app
 
@@ -173,13 +173,6 @@ def jobs_json(store: str) -> dict[str, dict[str, Any]]:
     result = tickwork("jobs", "--store", store, "--json")
     assert result.returncode == 0, result.stderr
     return {job["name"]: job for job in json.loads(result.stdout)}
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -563,7 +556,7 @@ def test_run_usage_errors(tmp_path: Path) -> None:
 
 
 def test_run_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:
-    url = f"redis://127.0.0.1:{closed_port()}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"
     by_ref = tickwork("run", "cli_app:make", cwd=tmp_path, CLI_APP_STORE=url)
     assert by_ref.returncode == 3, by_ref.stderr
     assert "Connection refused" in by_ref.stderr or "connecting" in by_ref.stderr
@@ -881,7 +874,7 @@ def test_a_missing_store_is_a_usage_error(command: list[str], tmp_path: Path) ->
 
 @pytest.mark.parametrize("command", STORE_COMMANDS, ids=lambda c: c[0])
 def test_an_unreachable_store_exits_3(command: list[str]) -> None:
-    port = closed_port()
+    port = free_port()
     result = tickwork(*command, "--store", f"redis://:s3cret@127.0.0.1:{port}/0")
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith(f"tickwork {command[0]}: Redis store redis://")

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 import tickwork as tw
+from tickwork.testing.servers import free_port
 
-from ._http_source import SLOW_SECONDS, TEXT, HTTPSource, unused_port
+from ._http_source import SLOW_SECONDS, TEXT, HTTPSource
 from .helpers import wait_for
 
 
@@ -245,7 +246,7 @@ def test_a_call_can_lengthen_the_timeout(
 
 
 def test_connection_refused_raises_rest_error(app: tw.App) -> None:
-    port = unused_port()
+    port = free_port()
     app.connections.add_rest("gone", address=f"http://127.0.0.1:{port}", path="/x")
     with pytest.raises(tw.RESTError) as info:
         call(app, conn="gone")
@@ -486,7 +487,7 @@ def test_a_scheduled_run_sends_the_cid_in_its_history(
 
 
 def test_a_failed_call_fails_the_run(app: tw.App, clock: tw.FakeClock) -> None:
-    app.connections.add_rest("src", address=f"http://127.0.0.1:{unused_port()}")
+    app.connections.add_rest("src", address=f"http://127.0.0.1:{free_port()}")
     sched = tw.Scheduler(app, clock=clock)
     sched.add_job("sync", "call", tw.Interval(minutes=5))
     [run] = sched.advance(minutes=5)
@@ -555,7 +556,7 @@ def test_async_methods(
 
 def test_async_timeout_and_refusal(app: tw.App, server: HTTPSource) -> None:
     app.connections.add_rest("slow", address=server.url, path="/slow", timeout=0.2)
-    app.connections.add_rest("gone", address=f"http://127.0.0.1:{unused_port()}")
+    app.connections.add_rest("gone", address=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(tw.RESTTimeout, match="'slow'") as info:
         app.invoke("acall", {"conn": "slow"})
     assert isinstance(info.value.__cause__, httpx.TimeoutException)
@@ -771,7 +772,7 @@ def test_secrets_stay_out_of_reprs(app: tw.App, server: HTTPSource) -> None:
 
 
 def test_secrets_stay_out_of_errors(app: tw.App) -> None:
-    port = unused_port()
+    port = free_port()
     app.connections.add_rest("in-url", address=f"http://alice:pw-in-url@127.0.0.1:{port}")
     app.connections.add_rest(
         "bearer", address=f"http://127.0.0.1:{port}", auth=tw.BearerAuth("pw-token")

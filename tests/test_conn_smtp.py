@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import smtplib
-import socket
 import ssl
 import threading
 import warnings
@@ -23,7 +22,7 @@ import pytest
 import trustme
 
 import tickwork as tw
-from tickwork.testing.servers import ReceivedMail, SMTPSink
+from tickwork.testing.servers import ReceivedMail, SMTPSink, free_port
 
 SENDER = "scheduler@example.com"
 USER = "mailer"
@@ -141,14 +140,6 @@ def one(sink: SMTPSink) -> ReceivedMail:
 def body_of(mail: ReceivedMail) -> str:
     """The body as text: the wire's CRLF line ends as \\n, without the final line end."""
     return mail.body().replace("\r\n", "\n").rstrip("\n")
-
-
-def dead_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def assert_no_secret(error: BaseException) -> None:
@@ -460,14 +451,14 @@ def test_message_from_wins_over_the_connection(app: tw.App, sink: SMTPSink) -> N
 
 
 def test_no_sender_fails_before_connecting(app: tw.App) -> None:
-    app.connections.add_smtp("mail", host="127.0.0.1", port=dead_port(), security="none")
+    app.connections.add_smtp("mail", host="127.0.0.1", port=free_port(), security="none")
     with pytest.raises(ValueError, match="sender") as caught:
         send(app, tw.SMTPMessage(subject="s", body="b", to="a@example.com"))
     assert not isinstance(caught.value, tw.SMTPError)
 
 
 def test_several_senders_are_refused(app: tw.App) -> None:
-    app.connections.add_smtp("mail", host="127.0.0.1", port=dead_port(), security="none")
+    app.connections.add_smtp("mail", host="127.0.0.1", port=free_port(), security="none")
     message = tw.SMTPMessage(to="a@example.com", from_="a@example.com, b@example.com")
     with pytest.raises(ValueError, match="from_"):
         send(app, message)
@@ -501,7 +492,7 @@ def test_invalid_message_fails_before_connecting(
     app: tw.App, changes: dict[str, Any], needle: str
 ) -> None:
     app.connections.add_smtp(
-        "mail", host="127.0.0.1", port=dead_port(), security="none", from_=SENDER
+        "mail", host="127.0.0.1", port=free_port(), security="none", from_=SENDER
     )
     message = tw.SMTPMessage(subject="s", body="b", to="a@example.com")
     for key, value in changes.items():
@@ -624,7 +615,7 @@ def test_auth_required_but_no_credentials(
 
 @pytest.mark.parametrize("security", ["none", "starttls", "ssl"])
 def test_connection_refused(app: tw.App, security: str) -> None:
-    port = dead_port()
+    port = free_port()
     app.connections.add_smtp(
         "mail",
         host="127.0.0.1",
@@ -945,7 +936,7 @@ def test_scheduler_job_records_smtp_failure(app: tw.App) -> None:
     app.connections.add_smtp(
         "mail",
         host="127.0.0.1",
-        port=dead_port(),
+        port=free_port(),
         username=USER,
         password=PASSWORD,
         from_=SENDER,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import trustme
 
 import tickwork as tw
 from tickwork.stores._redis import INTERRUPTED
+from tickwork.testing.servers import free_port
 
 PASSWORD = "s3cr3t-Pa55"
 
@@ -156,9 +156,7 @@ def test_history_retention(app: tw.App, clock: tw.FakeClock, redis_url: str) -> 
 
 
 def test_unreachable_server_is_a_store_error_without_the_password() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once closed
+    port = free_port()  # nothing listens there
     url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
     with pytest.raises(tw.StoreError) as info:
         tw.RedisStore(url)
@@ -178,9 +176,7 @@ def secure_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     ca.cert_pem.write_to_path(str(workdir / "ca.pem"))
     cert.private_key_pem.write_to_path(str(workdir / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(workdir / "cert.pem"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", str(workdir / "cert.pem"), "--tls-key-file", str(workdir / "key.pem"),
