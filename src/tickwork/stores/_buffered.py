@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -144,6 +144,24 @@ class BufferedStore(Store):
                 exc,
             )
             return None
+
+    # ------------------------------------------------------------ reading
+    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, list[str]] = {name: [] for name in wanted}
+        count = min(count, self.history_limit)
+        if count <= 0 or not wanted:
+            return found
+        self._flush_pending()
+        self._read_last_outcomes(wanted, count, found)
+        return found
+
+    @abstractmethod
+    def _read_last_outcomes(
+        self, names: list[str], count: int, found: dict[str, list[str]]
+    ) -> None:
+        """Append to ``found[name]`` the ``count`` newest outcomes of each of
+        ``names`` (distinct, flushed), newest first, in one read."""
 
     # ------------------------------------------------------------ buffering
     def update_state(

@@ -599,21 +599,16 @@ class RedisStore(BufferedStore):
                 return None if trimmed else (runs, failures)
             at += chunk
 
-    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
-        wanted = list(dict.fromkeys(names))
-        found: dict[str, list[str]] = {name: [] for name in wanted}
-        count = min(count, self.history_limit)
-        if count <= 0 or not wanted:
-            return found
-        self._flush_pending()
-
+    def _read_last_outcomes(
+        self, names: list[str], count: int, found: dict[str, list[str]]
+    ) -> None:
         def read() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
-            for name in wanted:
+            for name in names:
                 pipe.lrange(self._key("hist", name), 0, count - 1)
             return list(pipe.execute(raise_on_error=False))
 
-        for name, entries in zip(wanted, self._call(read), strict=True):
+        for name, entries in zip(names, self._call(read), strict=True):
             if isinstance(entries, Exception):  # not a list: reported when written
                 continue
             for entry in entries:
@@ -623,7 +618,6 @@ class RedisStore(BufferedStore):
                     log.error("Redis store %s: a run of %r cannot be read: %s", self.url, name, exc)
                     continue
                 found[name].append(outcome)
-        return found
 
     def _write_batch(
         self, states: list[StateChange], started: list[Run], finished: list[Run]

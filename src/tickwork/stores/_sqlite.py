@@ -422,21 +422,16 @@ class SQLiteStore(BufferedStore):
             failures[i] = failed
         return runs, failures
 
-    def last_outcomes(self, names: Collection[str], count: int) -> dict[str, list[str]]:
-        wanted = list(dict.fromkeys(names))
-        found: dict[str, list[str]] = {name: [] for name in wanted}
-        count = min(count, self.history_limit)
-        if count <= 0 or not wanted:
-            return found
-        self._flush_pending()
-        for at in range(0, len(wanted), 500):
-            chunk = wanted[at : at + 500]
+    def _read_last_outcomes(
+        self, names: list[str], count: int, found: dict[str, list[str]]
+    ) -> None:
+        for at in range(0, len(names), 500):
+            chunk = names[at : at + 500]
             query = _OUTCOMES_SQL.format(marks=", ".join(["(?)"] * len(chunk)))
             with self._db_lock:
                 rows = self._db.execute(query, (*chunk, count)).fetchall()
             for name, outcome in rows:
                 found[name].append(outcome)
-        return found
 
     # ---------------------------------------------------------- writing
     def _write_batch(
