@@ -68,6 +68,10 @@ _MAX_CATCH_UP = 1_000_000
 # With a durable store, how many fires of one pass are written (and their runs
 # started) together: fewer commits, but the first run waits for the batch.
 _WRITE_AHEAD_BATCH = 256
+# When the store cannot be written, the loop retries after this, doubling up
+# to the cap, and fires nothing new meanwhile.
+_STORE_RETRY_US = 250_000
+_STORE_RETRY_MAX_US = 4_000_000
 
 
 class _RunTask:
@@ -193,6 +197,12 @@ class Scheduler:
         # With a durable store, the runs a pass over due fires starts wait here
         # until the pass's writes are flushed (see _run_due).
         self._deferred: list[tuple[Job, Run, int]] | None = None
+        # Runs written ahead whose flush failed (the store could not be
+        # reached): they start once a flush succeeds, and until then no job
+        # fires. Their claims wait in the store's buffer.
+        self._held: list[tuple[Job, Run, int]] = []
+        self._store_failures = 0
+        self._retry_at = 0
         self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
         self.shutdown_timeout = shutdown_timeout
         window = _duration_us(batch_window, "batch_window", allow_zero=True) or 0
@@ -439,7 +449,7 @@ class Scheduler:
                 state.next_fire_us = None
                 state._backlog = None
                 self._save_state(state)
-                self.store.flush()  # durable when the call returns
+                self._flush()  # durable when the call returns
                 self._emit("job_paused", name)
             return self._snapshot(state)
 
@@ -463,7 +473,7 @@ class Scheduler:
                 if nxt is not None and (left is None or left > 0):
                     self._schedule(state, nxt)  # else it stays without one: exhausted
                 self._save_state(state)
-                self.store.flush()
+                self._flush()
                 self._emit("job_resumed", name)
                 self._maybe_done(state)
                 self._cond.notify_all()
@@ -508,7 +518,11 @@ class Scheduler:
             run = Run(cid, name, state.service, now, manual=True, run_number=state.runs + 1)
             if self._durable:  # written ahead: a crash during it leaves a record
                 self.store.run_started(run)
-                self._taken_elsewhere(self.store.flush())
+                try:
+                    self._flush()
+                except Exception:
+                    self.store.withdraw([run])  # not started: no record of it
+                    raise
             state._busy += 1
             task = _RunTask(self, state, run, state.extra if extra is None else extra)
             self._launch(task)
@@ -632,6 +646,8 @@ class Scheduler:
             fleet.join()
         self._thread = self._fleet_thread = None
         self.clock.unwatch(self._wake)
+        if self._held:
+            self._settle_held()
         self.executor.shutdown(wait=wait, timeout=self.shutdown_timeout)
         try:
             self.store.flush()  # the runs that just finished
@@ -742,7 +758,10 @@ class Scheduler:
             self._cond.notify_all()
 
     def _next_deadline(self) -> int | None:
-        due = self._due[0] if self._due else None
+        if self._held:
+            due: int | None = self._retry_at  # no fire before the store answers
+        else:
+            due = self._due[0] if self._due else None
         if self._timers:
             timer = self._timers[0][0]
             if due is None or timer < due:
@@ -761,6 +780,9 @@ class Scheduler:
         if not self._durable:
             self._run_due_pass(now)
             return
+        if self._held and (now < self._retry_at or not self._start_deferred([])):
+            self._run_due_pass(now)  # the store is out of reach: timers only, no fires
+            return
         # A durable store: the pass saves state and writes runs ahead; they
         # are flushed together (every _WRITE_AHEAD_BATCH fires in a long pass)
         # before those runs start.
@@ -772,13 +794,81 @@ class Scheduler:
             if deferred:
                 self._start_deferred(deferred)
 
-    def _start_deferred(self, deferred: list[tuple[Job, Run, int]]) -> None:
-        refused = self.store.flush()
+    def _start_deferred(self, deferred: list[tuple[Job, Run, int]]) -> bool:
+        """Flush, then start the runs written ahead (``deferred``, and any
+        held since a failed flush) whose claims held. If the store cannot be
+        written, hold them instead, and return False."""
+        try:
+            refused = self.store.flush()
+        except Exception as exc:
+            self._hold(deferred, exc)
+            return False
+        self._flushed(refused, deferred)
+        return True
+
+    def _flush(self) -> None:
+        """Flush for an API call: raise if the store cannot be written."""
+        self._flushed(self.store.flush(), [])
+
+    def _flushed(self, refused: set[str], deferred: list[tuple[Job, Run, int]]) -> None:
+        """A flush succeeded: start ``deferred`` and the runs held until now
+        (their claims were written with it), except those refused."""
+        if self._held:
+            log.warning(
+                "the store can be written again; %d run(s) held since %d failed "
+                "write(s) start now, late",
+                len(self._held),
+                self._store_failures,
+            )
+            deferred = [*self._held, *deferred]
+            self._held = []
+        self._store_failures = 0
         for state, run, at in deferred:
             if state.name not in refused:
                 self._start_run(state, run, at)
         if refused:
-            self._taken_elsewhere(refused)
+            try:
+                self._taken_elsewhere(refused)
+            except Exception:  # read again when the store next changes them
+                log.exception("jobs taken by another scheduler could not be read")
+
+    def _hold(self, runs: list[tuple[Job, Run, int]], error: Exception) -> None:
+        """The store could not be written: keep ``runs`` (their claims stay in
+        the store's buffer) and fire nothing until a retry succeeds."""
+        self._held.extend(runs)
+        self._store_failures += 1
+        failures = self._store_failures
+        delay = min(_STORE_RETRY_MAX_US, _STORE_RETRY_US << min(failures - 1, 8))
+        self._retry_at = self.clock.now_us() + delay
+        if failures == 1 or failures % 50 == 0:
+            log.error(
+                "the store could not be written (%s); %d run(s) wait for it and no "
+                "job fires until it can (%d failed write(s), retrying every %.2f s)",
+                error,
+                len(self._held),
+                failures,
+                delay / 1e6,
+            )
+        self._cond.notify_all()
+
+    def _settle_held(self) -> None:
+        """At shutdown, with runs held: start them if the store can be
+        written now, else take their records and claims back from its buffer,
+        so that their fires stay due (the next scheduler runs them as
+        misfires) instead of being recorded as done."""
+        with self._lock:
+            if self._start_deferred([]):
+                return
+            held, self._held = self._held, []
+            written = self.store.withdraw([run for _, run, _ in held])
+            log.error(
+                "shutting down with the store out of reach: %d fire(s) did not start; "
+                "they stay due in the store",
+                len(held) - len(written),
+            )
+            for state, run, at in held:
+                if run.cid in written:  # written by the store meanwhile: due to start
+                    self._start_run(state, run, at)
 
     def _run_due_pass(self, now: int) -> None:
         if not self._done.empty():
@@ -787,17 +877,19 @@ class Scheduler:
         while True:
             progressed = False
             due_heap = self._due
-            while due_heap and due_heap[0] <= now:
+            while due_heap and due_heap[0] <= now and not self._held:
                 due = heappop(due_heap)
                 progressed = True
                 bucket = self._buckets.pop(due)
                 if isinstance(bucket, list):
-                    for state in bucket:
+                    for i, state in enumerate(bucket):
                         self._fire_entry(state, due, now)
                         deferred = self._deferred
                         if deferred is not None and len(deferred) >= _WRITE_AHEAD_BATCH:
                             self._deferred = []  # a long pass: start these now
-                            self._start_deferred(deferred)
+                            if not self._start_deferred(deferred):
+                                self._requeue(due, bucket[i + 1 :])  # they fire later
+                                break
                 else:
                     self._fire_entry(bucket, due, now)
             while timers and timers[0][0] <= now:
@@ -811,6 +903,20 @@ class Scheduler:
                 return
             if self._stale > 1024 and self._stale > len(self._jobs):
                 self._compact()
+
+    def _requeue(self, due: int, entries: list[Job]) -> None:
+        """Put back bucket entries a pass did not get to (stale ones too: the
+        stale count includes them)."""
+        if not entries:
+            return
+        bucket = self._buckets.get(due)
+        if bucket is None:
+            self._buckets[due] = entries if len(entries) > 1 else entries[0]
+            heappush(self._due, due)
+        elif isinstance(bucket, list):
+            bucket.extend(entries)
+        else:
+            self._buckets[due] = [bucket, *entries]
 
     def _fire_entry(self, state: Job, due: int, now: int) -> None:
         if state._queued_at != due:
@@ -956,12 +1062,9 @@ class Scheduler:
             self.store.run_started(run)
             if self._deferred is not None:
                 self._deferred.append((state, run, now))
-                return
-            refused = self.store.flush()
-            if refused:
-                self._taken_elsewhere(refused)
-                if state.name in refused:
-                    return
+            else:
+                self._start_deferred([(state, run, now)])
+            return
         self._start_run(state, run, now)
 
     def _start_run(self, state: Job, run: Run, now: int) -> None:
@@ -1052,7 +1155,7 @@ class Scheduler:
                 run.started_us = None
                 run.outcome = "missed"
                 run.finished_us = now
-                run.error = "could not start within grace (executor busy)"
+                run.error = "could not start within grace (executor busy or store unreachable)"
                 self._record_run(run, "run_missed")
                 self._release(task.state, now)
                 return False

@@ -245,6 +245,16 @@ class Store(ABC):
         must not start."""
         return set()
 
+    def withdraw(self, runs: Collection[Run]) -> set[str]:
+        """Take back ``runs`` written ahead (see :meth:`run_started`) whose
+        flush failed, with the claims of their jobs' fires, while they are
+        still unwritten: the scheduler will not start them, and the store must
+        then not say their fires happened (a manual run claims nothing).
+
+        Returns the cids of those that were written meanwhile (they must start).
+        A store that buffers nothing has written them all."""
+        return {run.cid for run in runs}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
 

@@ -202,6 +202,25 @@ class BufferedStore(Store):
         fenced = self._fenced
         return [run for run in runs if not (run.job in refused and run.cid in fenced)]
 
+    def withdraw(self, runs: Collection[Run]) -> set[str]:
+        # Under the write lock: a batch being written holds them, or not.
+        with self._write_lock, self._pending:
+            pending = {run.cid for run in self._started}
+            taken = {run.cid for run in runs if run.cid in pending}
+            if taken:
+                jobs = {run.job for run in runs if run.cid in taken and not run.manual}
+                self._started = [run for run in self._started if run.cid not in taken]
+                for name in jobs:  # a claim is written with its runs, or not at all
+                    change = self._states.get(name)
+                    if change is not None and change.expected is not NO_CLAIM:
+                        del self._states[name]
+                fenced = self._fenced
+                dropped = {r.cid for r in self._finished if r.job in jobs and r.cid in fenced}
+                if dropped:  # records of skipped or missed fires of those claims
+                    self._finished = [run for run in self._finished if run.cid not in dropped]
+                    fenced -= dropped
+        return {run.cid for run in runs if run.cid not in taken}
+
     def add_run(self, run: Run) -> None:
         with self._pending:
             self._finished.append(run)
