@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,3 +118,38 @@ def test_shutdown_hands_the_jobs_to_the_other(pair: list[tw.Scheduler]) -> None:
     before = len(runs_of(calls, name))
     wait_for(lambda: len(runs_of(calls, name)) >= before + 3, timeout=5)
     assert runs_of(calls, name)[-1] == 0
+
+
+def when(predicate: Callable[[], bool], timeout: float = 5.0) -> float:
+    """The monotonic time at which ``predicate`` first held (polled every 5 ms)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+    return time.monotonic()
+
+
+def test_a_scheduler_that_joins_takes_the_shards_given_up_within_a_quarter_second(
+    redis_url: str,
+) -> None:
+    # Rounds every 2 s (lease_ttl 6 s). The holder gives up half its shards at
+    # its first round after the second scheduler joined; the newcomer, in
+    # quick rounds while the fleet changes, takes them within about 0.25 s
+    # instead of at its own next round (up to 2 s later).
+    app = tw.App()
+    app.service("noop")(lambda request: None)
+    first, second = (
+        tw.Scheduler(app, store=tw.RedisStore(redis_url, prefix="join")) for _ in range(2)
+    )
+    first.start()
+    try:
+        wait_for(lambda: len(first._owned_seen or ()) == 64)
+        second.start()
+        assert second._owned_seen == frozenset()  # the first holds them all
+        released = when(lambda: len(first._owned_seen or ()) == 32)
+        taken = when(lambda: len(second._owned_seen or ()) == 32)
+        assert taken - released < 0.6
+    finally:
+        for sched in (first, second):
+            sched.shutdown()
+            sched.store.close()

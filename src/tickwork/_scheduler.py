@@ -72,6 +72,8 @@ _WRITE_AHEAD_BATCH = 256
 # to the cap, and fires nothing new meanwhile.
 _STORE_RETRY_US = 250_000
 _STORE_RETRY_MAX_US = 4_000_000
+# How soon the next fleet round comes while the fleet is changing (seconds).
+_QUICK_ROUND = 0.25
 
 
 class _RunTask:
@@ -1423,19 +1425,20 @@ class Scheduler:
             self._schedule(state, state.next_fire_us)
         self._cond.notify_all()
 
-    def _fleet_round(self, now: bool = False) -> None:
+    def _fleet_round(self, now: bool = False) -> int:
         """Heartbeat and leases; then drop the jobs of shards given up and take
-        up those of shards taken, as the store has them.
+        up those of shards taken, as the store has them. Returns how many
+        schedulers are alive.
 
         The fleet thread never waits for the scheduler's lock (a loop that is
         behind holds it for a whole pass, and a late heartbeat loses the
         leases): it hands the change to the loop, which makes it between two
         passes. ``now`` makes it at once (at start, before the loop runs).
         """
-        owned, _ = self.store.fleet_round(self._lease_ttl)
+        owned, live = self.store.fleet_round(self._lease_ttl)
         before = self._owned_seen
         if owned == before:
-            return
+            return live
         self._owned_seen = owned
         gained = owned if before is None else owned - before
         fresh = [job for job in self.store.load_jobs() if shard_of(job.name) in gained]
@@ -1459,6 +1462,7 @@ class Scheduler:
                 apply()
         else:
             self._post(apply)
+        return live
 
     def _post(self, work: Callable[[], None]) -> None:
         """Hand ``work`` to the loop, to run under the lock between two passes."""
@@ -1481,7 +1485,12 @@ class Scheduler:
         """Keep this scheduler's leases, and follow the jobs the others change."""
         store = self.store
         every = self._lease_ttl / 3
-        next_round = time.monotonic() + every
+        next_round = time.monotonic() + _QUICK_ROUND
+        # After the fleet changes (a scheduler joined or left), rounds come
+        # quickly for a while: shards one of them gives up are taken within
+        # a quarter of a second, not at the taker's next round.
+        live_seen = 0
+        quick_until = time.monotonic() + every + 2 * _QUICK_ROUND
         next_resync = time.monotonic() + 60.0
         cursor: Any = None
         while not self._stopping:
@@ -1490,8 +1499,11 @@ class Scheduler:
                     cursor, _ = store.changes(None, 0)
                 now = time.monotonic()
                 if now >= next_round:
-                    self._fleet_round()
-                    next_round = now + every
+                    live = self._fleet_round()
+                    if live != live_seen:
+                        live_seen = live
+                        quick_until = now + every + 2 * _QUICK_ROUND
+                    next_round = now + (_QUICK_ROUND if now < quick_until else every)
                 if now >= next_resync:  # a safety net under the change feed
                     names: list[str] | None = None
                     next_resync = now + 60.0
