@@ -1487,10 +1487,12 @@ class Scheduler:
         every = self._lease_ttl / 3
         next_round = time.monotonic() + _QUICK_ROUND
         # After the fleet changes (a scheduler joined or left), rounds come
-        # quickly for a while: shards one of them gives up are taken within
-        # a quarter of a second, not at the taker's next round.
+        # quickly for two round periods: a scheduler that must give shards up
+        # sees the change at its next round, up to a period later, and the
+        # others take those shards within a quarter of a second, not at their
+        # own next round.
         live_seen = 0
-        quick_until = time.monotonic() + every + 2 * _QUICK_ROUND
+        quick_until = time.monotonic() + 2 * every
         next_resync = time.monotonic() + 60.0
         cursor: Any = None
         while not self._stopping:
@@ -1502,7 +1504,7 @@ class Scheduler:
                     live = self._fleet_round()
                     if live != live_seen:
                         live_seen = live
-                        quick_until = now + every + 2 * _QUICK_ROUND
+                        quick_until = now + 2 * every
                     next_round = now + (_QUICK_ROUND if now < quick_until else every)
                 if now >= next_resync:  # a safety net under the change feed
                     names: list[str] | None = None
