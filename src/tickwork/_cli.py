@@ -15,7 +15,8 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
@@ -225,12 +226,9 @@ def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
     from ._jobspec import job_to_data
 
     zone = _zone(args.tz)
-    admin = _admin_for(args)
-    try:
+    with _admin_for(args) as admin:
         jobs = admin.jobs()
         last = admin.last_runs(job.name for job in jobs)  # the jobs just read, not read again
-    finally:
-        admin.store.close()
     if args.json:
         data = [
             job_to_data(job, zone) | {"last_outcome": _outcome(last.get(job.name))} for job in jobs
@@ -296,38 +294,38 @@ def cmd_next(args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
-def _admin_for(args: argparse.Namespace) -> Any:
+@contextmanager
+def _admin_for(args: argparse.Namespace) -> Iterator[Any]:
+    """A StoreAdmin on the command's store, closed when the block ends."""
     from ._admin import StoreAdmin
 
-    return StoreAdmin(_open_store(args.store, args.prefix))
+    admin = StoreAdmin(_open_store(args.store, args.prefix))
+    try:
+        yield admin
+    finally:
+        admin.store.close()
 
 
 def cmd_pause(args: argparse.Namespace, out: TextIO) -> int:
-    admin = _admin_for(args)
-    try:
+    with _admin_for(args) as admin:
         job = admin.pause(args.name)
-    finally:
-        admin.store.close()
     print(f"paused {job.name!r}", file=out)
     return OK
 
 
 def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
-    admin = _admin_for(args)
-    zone = _zone(args.tz)
-    try:
-        job = admin.resume(args.name)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        admin.store.close()
+    with _admin_for(args) as admin:
+        zone = _zone(args.tz)
+        try:
+            job = admin.resume(args.name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     print(f"resumed {job.name!r}; next {_when(job.next_fire_us, zone)}", file=out)
     return OK
 
 
 def cmd_execute(args: argparse.Namespace, out: TextIO) -> int:
-    admin = _admin_for(args)
-    try:
+    with _admin_for(args) as admin:
         wait = 0.0 if args.no_wait else args.wait
         cid = admin.request_run(
             args.name, args.extra, has_extra=args.extra is not None, expires_in=max(wait, 1.0) + 5.0
@@ -336,8 +334,6 @@ def cmd_execute(args: argparse.Namespace, out: TextIO) -> int:
             print(f"requested a run of {args.name!r}; cid {cid}", file=out)
             return OK
         run = admin.wait_for_run(args.name, cid, wait)
-    finally:
-        admin.store.close()
     if run is None:
         print(
             f"no scheduler ran {args.name!r} within {wait:g} s (is one running on this store?); "
@@ -356,11 +352,8 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from ._jobspec import run_to_data
 
     zone = _zone(args.tz)
-    admin = _admin_for(args)
-    try:
+    with _admin_for(args) as admin:
         runs = admin.history(args.name, args.limit)  # a removed job's runs too
-    finally:
-        admin.store.close()
     if args.json:
         print(json.dumps([run_to_data(run, zone) for run in runs], indent=2), file=out)
         return OK
