@@ -113,9 +113,7 @@ class StoreAdmin:
         job = self.job(name)
         if job.active:
             return job
-        now = self.clock.now_us()
-        after = now if job.last_due_us is None else max(now, job.last_due_us)
-        following = job.trigger.next_fire(after)
+        following = job._fire_after_resume(self.clock.now_us())
         repeats = job.trigger.repeats
         if following is None or (repeats is not None and job.runs >= repeats):
             raise ValueError(f"job {name!r} has no fire time left; remove it instead")

@@ -300,6 +300,13 @@ class Job:
     def timeout(self) -> timedelta | None:
         return _td(self.timeout_us)
 
+    def _fire_after_resume(self, now_us: int) -> int | None:
+        """The first fire time strictly after resuming at ``now_us`` (and
+        after the last due time it had): times passed while paused are not
+        misfires. None: the trigger has none left."""
+        after = now_us if self.last_due_us is None else max(now_us, self.last_due_us)
+        return self.trigger.next_fire(after)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):
             return NotImplemented

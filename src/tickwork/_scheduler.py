@@ -468,9 +468,7 @@ class Scheduler:
             state = self._state(name)
             if not state.active:
                 state.active = True
-                now = self.clock.now_us()
-                after = now if state.last_due_us is None else max(now, state.last_due_us)
-                nxt = state.trigger.next_fire(after)
+                nxt = state._fire_after_resume(self.clock.now_us())
                 left = self._runs_left(state)
                 if nxt is not None and (left is None or left > 0):
                     self._schedule(state, nxt)  # else it stays without one: exhausted
