@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ServiceNotFound
+from ._loops import loop_running
 from ._service import (
     Channel,
     Request,
@@ -151,7 +152,7 @@ class App:
         cls = self.get_service(name)
         instance = cls(self, Request(payload, cid=cid, channel=channel))
         if cls.is_async():
-            if _loop_running():
+            if loop_running():
                 raise RuntimeError(
                     f"service {name!r} is async and an event loop is running in this "
                     "thread; use `await app.ainvoke(...)` or `await self.ainvoke(...)`"
@@ -188,11 +189,3 @@ class App:
 
     def __repr__(self) -> str:
         return f"App(services={self.services()!r})"
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

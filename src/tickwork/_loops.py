@@ -18,7 +18,14 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-__all__ = ["at_loop_end", "close_loop_resources", "discard", "finish_loop", "forget_closed_loops"]
+__all__ = [
+    "at_loop_end",
+    "close_loop_resources",
+    "discard",
+    "finish_loop",
+    "forget_closed_loops",
+    "loop_running",
+]
 
 log = logging.getLogger("tickwork.connections")
 
@@ -85,6 +92,15 @@ async def close_loop_resources() -> None:
                 log.exception("closing an async client failed")
     if watcher is not None:
         await watcher.aclose()  # done with; its finally sees it is no longer watching
+
+
+def loop_running() -> bool:
+    """Whether this thread is inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def forget_closed_loops() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._exceptions import ConnectionNotFound
-from .._loops import close_loop_resources, forget_closed_loops
+from .._loops import close_loop_resources, forget_closed_loops, loop_running
 from ._kvdb import KVDB
 from ._rest import RESTClient, RESTConnection
 from ._smtp import Security, SMTPClient, SMTPConnection
@@ -342,7 +342,7 @@ class KVDBAccess:
     @property
     def conn(self) -> Any:
         kvdb = self._connections.kvdb
-        if type(self._service).is_async() and _loop_running():
+        if type(self._service).is_async() and loop_running():
             return kvdb.async_conn
         return kvdb.conn
 
@@ -353,11 +353,3 @@ class KVDBAccess:
     @property
     def async_conn(self) -> Any:
         return self._connections.kvdb.async_conn
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
