@@ -905,18 +905,14 @@ class Scheduler:
                 self._compact()
 
     def _requeue(self, due: int, entries: list[Job]) -> None:
-        """Put back bucket entries a pass did not get to (stale ones too: the
-        stale count includes them)."""
-        if not entries:
-            return
-        bucket = self._buckets.get(due)
-        if bucket is None:
-            self._buckets[due] = entries if len(entries) > 1 else entries[0]
-            heappush(self._due, due)
-        elif isinstance(bucket, list):
-            bucket.extend(entries)
-        else:
-            self._buckets[due] = [bucket, *entries]
+        """Queue again the bucket entries a pass did not get to; drop the
+        stale ones, as the pass would have."""
+        for state in entries:
+            if state._queued_at == due:
+                state._queued_at = None  # popped with its bucket
+                self._schedule(state, due)
+            else:
+                self._stale -= 1
 
     def _fire_entry(self, state: Job, due: int, now: int) -> None:
         if state._queued_at != due:
@@ -1489,8 +1485,8 @@ class Scheduler:
         # sees the change at its next round, up to a period later, and the
         # others take those shards within a quarter of a second, not at their
         # own next round.
-        live_seen = 0
-        quick_until = time.monotonic() + 2 * every
+        live_seen = 0  # so the first round starts them
+        quick_until = 0.0
         next_resync = time.monotonic() + 60.0
         cursor: Any = None
         while not self._stopping:
