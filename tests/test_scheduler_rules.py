@@ -24,8 +24,10 @@ def test_onetime_fires_once_then_is_done_and_keeps_history(sched: tw.Scheduler) 
     runs = sched.advance(hours=10)
     assert times(runs) == [("09:00", "ok")]
     assert runs[0].started_at == utc(2026, 3, 1, 9)
-    with pytest.raises(tw.JobNotFound):
-        sched.get_job("once")
+    done = sched.get_job("once")  # kept, as done (docs/policies.md, "Done jobs")
+    assert (done.status, done.runs, done.next_fire_time) == ("done", 1, None)
+    assert sched.jobs() == []
+    assert [job.name for job in sched.jobs(include_done=True)] == ["once"]
     assert sched.advance(days=2) == []
     assert [r.cid for r in sched.history("once")] == [runs[0].cid]
 

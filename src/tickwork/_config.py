@@ -48,11 +48,9 @@ from typing import Any
 
 from ._app import App
 from ._exceptions import StoreError
-from ._jobspec import JobSpec, SpecError, parse_job_spec
-from ._model import Job
+from ._jobspec import SpecError, parse_job_spec
 from ._scheduler import Scheduler
 from ._service import Service
-from .triggers import Trigger
 
 # add_job's defaults: an option the file no longer sets goes back to its default.
 _ADD_DEFAULTS: dict[str, Any] = {
@@ -171,7 +169,6 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     _connections(where, app, data.get("connections", {}), env)
     sched = _scheduler(where, app, data.get("scheduler", {}))
     seen: dict[str, int] = {}
-    existing = {job.name: job for job in sched.jobs()}
     for index, item in enumerate(_list(where, "jobs", data.get("jobs", []))):
         label = f"jobs[{index}]"
         try:
@@ -186,41 +183,14 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
                 f"{where}: {label} ({spec.name!r}): the name is used by jobs[{seen[spec.name]}] too"
             )
         seen[spec.name] = index
+        # Declared, not added: a restart (or a reload) takes up the stored job
+        # where it was, keeps a done job done, and applies what the file changed.
+        kwargs: dict[str, Any] = {**_ADD_DEFAULTS, **spec.options}
         try:
-            old = existing.get(spec.name)
-            if old is None:
-                sched.add_job(spec.name, spec.service, spec.trigger, **spec.add_kwargs())
-            else:
-                _update(sched, old, spec)
+            sched.declare_job(spec.name, spec.service, spec.trigger, spec.extra, **kwargs)
         except (LookupError, ValueError, TypeError, OverflowError) as exc:
             raise ConfigError(f"{where}: {label} ({spec.name!r}): {exc}") from None
     return sched
-
-
-def _update(sched: Scheduler, old: Job, spec: JobSpec) -> None:
-    """Make a stored job what the file says, keeping its run count and, when
-    the trigger is the same, its schedule (a restart must not move it)."""
-    assert spec.trigger is not None
-    kwargs: dict[str, Any] = {**_ADD_DEFAULTS, **spec.options}
-    active = kwargs.pop("active", None)
-    kwargs.update(service=spec.service, extra=spec.extra)
-    if not _same_trigger(old.trigger, spec.trigger, sched):
-        kwargs["trigger"] = spec.trigger
-    sched.update_job(old.name, **kwargs)
-    if active is False:
-        sched.pause_job(old.name)
-    elif active is True:
-        sched.resume_job(old.name)
-
-
-def _same_trigger(stored: Trigger, given: Trigger, sched: Scheduler) -> bool:
-    given_data = given.to_dict()
-    bound = given.for_job(sched.clock.now_us(), sched.tz).to_dict()
-    stored_data = stored.to_dict()
-    if "start" not in given_data:  # the start was "when added": not the file's to change
-        bound.pop("start", None)
-        stored_data.pop("start", None)
-    return bound == stored_data
 
 
 def _list(where: str, key: str, value: object) -> list[Any]:

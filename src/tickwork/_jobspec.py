@@ -210,6 +210,7 @@ def job_to_data(job: Job, tz: tzinfo | None = None) -> dict[str, Any]:
         "trigger_text": job.trigger.describe(),
         "extra": job.extra,
         "active": job.active,
+        "status": job.status,
         "next_fire_time": _iso(job.next_fire_us, tz),
         "runs": job.runs,
         "misfire": job.misfire,

@@ -215,6 +215,7 @@ class Job:
     Attributes:
         name, service, trigger, extra, active, runs, misfire, overlap, retry:
             as given to ``add_job`` (``runs``: scheduled runs started so far).
+        status: ``"active"``, ``"paused"`` or ``"done"``.
         next_fire_time: the next due time, or None (paused, or done).
         grace, jitter, timeout: the policies' durations, or None.
         last_due: the latest due time the job has handled, or None.
@@ -225,6 +226,7 @@ class Job:
         # a job's record is also its live state there, one object per job.
         "_backlog",
         "_busy",
+        "_done",
         "_queued_at",
         "_removed",
         "active",
@@ -279,6 +281,19 @@ class Job:
         self._busy = 0  # its runs going (retries included)
         self._backlog: deque[int] | None = None  # fires waiting for a run to end
         self._removed = False
+        self._done = False  # its job_done event was sent
+
+    @property
+    def status(self) -> str:
+        """``"active"``, ``"paused"`` or ``"done"`` (no fire time left and
+        nothing waiting: a OneTime that fired, an Interval whose ``repeats``
+        or ``end`` are used up). A done job is kept, with its run count and
+        history, until it is removed or replaced."""
+        if not self.active:
+            return "paused"
+        if self.next_fire_us is None and not self._backlog:
+            return "done"
+        return "active"
 
     @property
     def next_fire_time(self) -> datetime | None:

@@ -130,6 +130,11 @@ class _RunTask:
             sched._finish(self, "ok", None)
 
 
+# A run written ahead, waiting for its flush before it starts: the job, the
+# run, the instant it was planned at, and for a retry the task to launch.
+_Pending = tuple[Job, Run, int, "_RunTask | None"]
+
+
 class Scheduler:
     """Runs services as jobs: one-time, interval and cron.
 
@@ -198,11 +203,11 @@ class Scheduler:
         self._fleet_thread: threading.Thread | None = None
         # With a durable store, the runs a pass over due fires starts wait here
         # until the pass's writes are flushed (see _run_due).
-        self._deferred: list[tuple[Job, Run, int]] | None = None
+        self._deferred: list[_Pending] | None = None
         # Runs written ahead whose flush failed (the store could not be
         # reached): they start once a flush succeeds, and until then no job
         # fires. Their claims wait in the store's buffer.
-        self._held: list[tuple[Job, Run, int]] = []
+        self._held: list[_Pending] = []
         self._store_failures = 0
         self._retry_at = 0
         self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
@@ -311,6 +316,106 @@ class Scheduler:
                 self._cond.notify_all()  # the loop may sleep past this job's first fire
             return self._snapshot(state)
 
+    def declare_job(
+        self,
+        name: str,
+        service: str,
+        trigger: Trigger,
+        extra: Any = None,
+        *,
+        misfire: str = "coalesce",
+        grace: timedelta | None = _DEFAULT_GRACE,
+        overlap: str = "skip",
+        jitter: timedelta | None = None,
+        timeout: timedelta | None = None,
+        retry: Retry | None = None,
+        active: bool | None = None,
+    ) -> Job:
+        """Make sure the job exists as declared: the idempotent form of
+        :meth:`add_job`, for code that runs at every start (config files use it).
+
+        - No job by that name: it is added, as :meth:`add_job` adds it.
+        - A job by that name (active, paused or done) with the same
+          definition: nothing changes. A done job stays done, with its run
+          count and history, so a deploy never runs a finished job again.
+        - A changed definition: the job is updated as :meth:`update_job`
+          does (its run count stays; options not given go back to their
+          defaults); a done job whose new trigger has fires left is active
+          again. A trigger counts as the same when it is declared the same:
+          an Interval declared without ``start`` keeps the start it got
+          when it was added.
+        - ``active``: False pauses the job and True resumes it, when it is
+          not so already; None (the default) leaves an existing job as it is
+          and adds a new one active.
+
+        Arguments and errors are those of :meth:`add_job`.
+        """
+        self._check_trigger(trigger)
+        with self._lock:
+            existing = self._jobs.get(name)
+            if existing is None:
+                return self.add_job(
+                    name,
+                    service,
+                    trigger,
+                    extra,
+                    misfire=misfire,
+                    grace=grace,
+                    overlap=overlap,
+                    jitter=jitter,
+                    timeout=timeout,
+                    retry=retry,
+                    active=active is not False,
+                )
+            wanted = self._define(
+                name,
+                service,
+                trigger,
+                extra,
+                misfire=misfire,
+                grace=grace,
+                overlap=overlap,
+                jitter=jitter,
+                timeout=timeout,
+                retry=retry,
+                active=existing.active,
+            )
+            changes: dict[str, Any] = {}
+            if not self._same_trigger(existing.trigger, trigger):
+                changes["trigger"] = trigger
+            for field, value in (
+                ("service", service),
+                ("extra", extra),
+                ("misfire", misfire),
+                ("grace", grace),
+                ("overlap", overlap),
+                ("jitter", jitter),
+                ("timeout", timeout),
+                ("retry", retry),
+            ):
+                attr = f"{field}_us" if field in ("grace", "jitter", "timeout") else field
+                if getattr(wanted, attr) != getattr(existing, attr):
+                    changes[field] = value
+            if changes:
+                self.update_job(name, **changes)
+            if active is False and existing.status == "active":
+                self.pause_job(name)
+            elif active is True and not existing.active:
+                self.resume_job(name)
+            return self._snapshot(existing)
+
+    def _same_trigger(self, stored: Trigger, given: Trigger) -> bool:
+        """Whether ``given`` declares the trigger a job keeps as ``stored``
+        (what the moment of adding filled in, such as an Interval's start, is
+        not the declaration's to change)."""
+        given_data = given.to_dict()
+        bound = given.for_job(self.clock.now_us(), self.tz).to_dict()
+        stored_data = stored.to_dict()
+        if "start" not in given_data:
+            bound.pop("start", None)
+            stored_data.pop("start", None)
+        return bound == stored_data
+
     def get_job(self, name: str) -> Job:
         """A snapshot of the job.
 
@@ -320,10 +425,14 @@ class Scheduler:
         with self._lock:
             return self._snapshot(self._state(name))
 
-    def jobs(self) -> list[Job]:
-        """Snapshots of every job, by name."""
+    def jobs(self, *, include_done: bool = False) -> list[Job]:
+        """Snapshots of the active and paused jobs, by name; with
+        ``include_done``, of the done ones too."""
         with self._lock:
-            return [self._snapshot(self._jobs[name]) for name in sorted(self._jobs)]
+            found = (self._jobs[name] for name in sorted(self._jobs))
+            return [
+                self._snapshot(job) for job in found if include_done or job.status != "done"
+            ]
 
     def jobs_page(
         self, offset: int, limit: int, *, text: str = "", active: bool | None = None
@@ -331,7 +440,8 @@ class Scheduler:
         """One page of the jobs, by name, and how many jobs match in all.
 
         ``text`` keeps jobs whose name or service contains it (ignoring case);
-        ``active`` keeps active (True) or paused (False) jobs. Only the page's
+        ``active`` keeps active (True) or paused (False) jobs; done jobs are
+        listed only when it is None. Only the page's
         jobs are snapshot, so a page of a very large schedule is cheap.
         """
         wanted = text.casefold()
@@ -339,18 +449,19 @@ class Scheduler:
             names = sorted(
                 name
                 for name, job in self._jobs.items()
-                if (active is None or job.active is active)
+                if (active is None or (job.status == "active" if active else not job.active))
                 and (not wanted or wanted in name.casefold() or wanted in job.service.casefold())
             )
             page = [self._snapshot(self._jobs[name]) for name in names[offset : offset + limit]]
         return page, len(names)
 
     def job_counts(self) -> tuple[int, int]:
-        """How many jobs there are, and how many of them are active (not paused);
-        without a snapshot of each, so cheap with very many jobs."""
+        """How many jobs there are (done ones included), and how many of them
+        are active (neither paused nor done); without a snapshot of each, so
+        cheap with very many jobs."""
         with self._lock:
             jobs = list(self._jobs.values())
-        return len(jobs), sum(1 for job in jobs if job.active)
+        return len(jobs), sum(1 for job in jobs if job.status == "active")
 
     def soonest_jobs(self, count: int) -> list[Job]:
         """Snapshots of the (at most) ``count`` active jobs whose next fire
@@ -431,21 +542,29 @@ class Scheduler:
             for field in _DEFINITION:
                 setattr(state, field, getattr(definition, field))
             if new_trigger is not None and state.active:
-                self._schedule(state, first)
+                left = self._runs_left(state)
+                if left is None or left > 0:
+                    state._done = False  # a done job with fires left is active again
+                    self._schedule(state, first)
+                else:
+                    self._unschedule(state)
+                    state.next_fire_us = None
             self.store.put_job(state, keep_state=True)
             self._emit("job_updated", name)
+            self._maybe_done(state)
             self._cond.notify_all()
             return self._snapshot(state)
 
     def pause_job(self, name: str) -> Job:
         """Stop a job from firing until resumed (a queued fire is dropped).
+        A done job stays done.
 
         Raises:
             JobNotFound: no job by that name.
         """
         with self._lock:
             state = self._state(name)
-            if state.active:
+            if state.status == "active":
                 state.active = False
                 self._unschedule(state)
                 state.next_fire_us = None
@@ -459,7 +578,7 @@ class Scheduler:
         """Let a paused job fire again, from its first fire time after now.
 
         Times passed while paused are not misfires. A job with no fire time
-        left is done and removed.
+        left is done.
 
         Raises:
             JobNotFound: no job by that name.
@@ -794,7 +913,7 @@ class Scheduler:
             if deferred:
                 self._start_deferred(deferred)
 
-    def _start_deferred(self, deferred: list[tuple[Job, Run, int]]) -> bool:
+    def _start_deferred(self, deferred: list[_Pending]) -> bool:
         """Flush, then start the runs written ahead (``deferred``, and any
         held since a failed flush) whose claims held. If the store cannot be
         written, hold them instead, and return False."""
@@ -810,7 +929,7 @@ class Scheduler:
         """Flush for an API call: raise if the store cannot be written."""
         self._flushed(self.store.flush(), [])
 
-    def _flushed(self, refused: set[str], deferred: list[tuple[Job, Run, int]]) -> None:
+    def _flushed(self, refused: set[str], deferred: list[_Pending]) -> None:
         """A flush succeeded: start ``deferred`` and the runs held until now
         (their claims were written with it), except those refused."""
         if self._held:
@@ -823,16 +942,21 @@ class Scheduler:
             deferred = [*self._held, *deferred]
             self._held = []
         self._store_failures = 0
-        for state, run, at in deferred:
+        for state, run, at, task in deferred:
             if state.name not in refused:
-                self._start_run(state, run, at)
+                if task is None:
+                    self._start_run(state, run, at)
+                else:
+                    self._launch(task)
+            elif task is not None:
+                state._busy -= 1  # a retry the store refused: the job is free
         if refused:
             try:
                 self._taken_elsewhere(refused)
             except Exception:  # read again when the store next changes them
                 log.exception("jobs taken by another scheduler could not be read")
 
-    def _hold(self, runs: list[tuple[Job, Run, int]], error: Exception) -> None:
+    def _hold(self, runs: list[_Pending], error: Exception) -> None:
         """The store could not be written: keep ``runs`` (their claims stay in
         the store's buffer) and fire nothing until a retry succeeds."""
         self._held.extend(runs)
@@ -860,15 +984,20 @@ class Scheduler:
             if self._start_deferred([]):
                 return
             held, self._held = self._held, []
-            written = self.store.withdraw([run for _, run, _ in held])
+            written = self.store.withdraw([run for _, run, _, _ in held])
             log.error(
                 "shutting down with the store out of reach: %d fire(s) did not start; "
                 "they stay due in the store",
                 len(held) - len(written),
             )
-            for state, run, at in held:
-                if run.cid in written:  # written by the store meanwhile: due to start
+            for state, run, at, task in held:
+                if run.cid not in written:
+                    if task is not None:
+                        state._busy -= 1
+                elif task is None:  # written by the store meanwhile: due to start
                     self._start_run(state, run, at)
+                else:
+                    self._launch(task)
 
     def _run_due_pass(self, now: int) -> None:
         if not self._done.empty():
@@ -960,7 +1089,16 @@ class Scheduler:
         plan = self._plan(state, dues, now)
         starts = sum(1 for kind, _ in plan if kind in ("start", "queue"))
         claimed_from = state.last_due_us
-        state.last_due_us = dues[-1]
+        # The claim takes the due times handled now (started or recorded) up
+        # to the first one that waits in the backlog: a queued fire is not
+        # taken until it starts (see _release), so the store keeps it due and
+        # a crash cannot lose it (the stored next fire is the backlog's head).
+        for kind, when in plan:
+            if kind == "queue":
+                break
+            state.last_due_us = when
+        else:
+            state.last_due_us = dues[-1]
         left = self._runs_left(state)
         if left is not None and left <= starts:
             nxt = None
@@ -1052,16 +1190,23 @@ class Scheduler:
             self._schedule(state, nxt)
 
     def _start(self, state: Job, due: int, now: int) -> None:
-        """Start one scheduled run (its run number is ``state.runs``)."""
+        """Start one scheduled run (its run number is ``state.runs``), whose
+        claim the caller has just handed to the store (see _save_state)."""
         run = Run(new_cid(), state.name, state.service, due, run_number=state.runs)
         if self._durable:
-            self.store.run_started(run)
-            if self._deferred is not None:
-                self._deferred.append((state, run, now))
-            else:
-                self._start_deferred([(state, run, now)])
+            self._write_ahead((state, run, now, None))
             return
         self._start_run(state, run, now)
+
+    def _write_ahead(self, pending: _Pending) -> None:
+        """The chokepoint of every start on a durable store: the run is
+        written ahead, with the claim that precedes it, and starts only once
+        that write is flushed and the claim held (see _flushed)."""
+        self.store.run_started(pending[1])
+        if self._deferred is not None:
+            self._deferred.append(pending)
+        else:
+            self._start_deferred([pending])
 
     def _start_run(self, state: Job, run: Run, now: int) -> None:
         if self.executor.inline and not (state.jitter_us or state.timeout_us or state.retry):
@@ -1256,34 +1401,65 @@ class Scheduler:
             retry_task = _RunTask(self, state, again, task.extra)
             at = now + retry.delay_us(run.attempt)
             retry_task.not_before = at
-            self._push_timer(at, self._launch, retry_task)
+            self._push_timer(at, self._retry, retry_task)
             return
         self._release(state, now)
 
+    def _retry(self, task: _RunTask) -> None:
+        """Start a retry attempt (a timer's action). On a durable store it
+        goes through the same claim as a fire: a scheduler that no longer
+        holds the job (its lease lapsed while it was frozen, or the job was
+        changed) cannot start it."""
+        state = task.state
+        now = self.clock.now_us()
+        if state._removed or self._stopping:
+            self._release(state, now)
+            return
+        if not self._durable:
+            self._launch(task)
+            return
+        if not task.record.manual:  # a manual run claims no due time
+            self._save_state(state, state.last_due_us)
+        self._write_ahead((state, task.record, now, task))
+
     def _release(self, state: Job, now: int) -> None:
-        """A run (with its retries) is over: start a queued fire, or finish the job."""
+        """A run (with its retries) is over: start a queued fire, or finish the job.
+
+        A queued fire starts through the same claim as any other: it takes
+        its due time from the store only now. While the scheduler stops, it
+        stays queued in the store (its due time is the stored next fire) for
+        the next start, instead of being handed to an executor that is
+        shutting down.
+        """
         state._busy -= 1
-        if state._backlog and state._busy == 0 and not state._removed and state.active:
+        if (
+            state._backlog
+            and state._busy == 0
+            and not state._removed
+            and state.active
+            and not self._stopping
+        ):
             due = state._backlog.popleft()
+            claimed_from = state.last_due_us
+            state.last_due_us = due
             state.runs += 1
-            self._save_state(state)
+            self._save_state(state, claimed_from)
             self._start(state, due, now)
         if state.next_fire_us is None:  # only an exhausted job can be done
             self._maybe_done(state)
 
     def _maybe_done(self, state: Job) -> None:
+        """Mark an exhausted job done (once): it is kept, with its run count
+        and history, until it is removed or replaced."""
         if (
             state.active
             and state.next_fire_us is None  # exhausted: no fire time left
             and not state._backlog
             and not state._removed
-            and state.active
+            and not state._done
             and state is not self._firing
         ):
-            state._removed = True
-            if self._jobs.get(state.name) is state:
-                del self._jobs[state.name]
-                self.store.remove_job(state.name)
+            state._done = True
             self._emit("job_done", state.name)
 
     def _record_unrun(self, state: Job, due: int, now: int, outcome: str) -> None:
@@ -1355,9 +1531,12 @@ class Scheduler:
     def _save_state(self, state: Job, claimed_from: Any = NO_CLAIM) -> None:
         """Hand the job's state to the store; a fire passes the last due time
         the job had before it (``claimed_from``), which makes the change a claim."""
+        backlog = state._backlog
         self.store.update_state(
             state,
-            next_fire_us=state.next_fire_us,
+            # A fire waiting in the backlog is still due: the store keeps it
+            # as the next fire until it starts, so a restart finds it.
+            next_fire_us=backlog[0] if backlog else state.next_fire_us,
             runs=state.runs,
             last_due_us=state.last_due_us,
             active=state.active,
@@ -1371,26 +1550,38 @@ class Scheduler:
             return
         for name in names:
             log.info("job %r was changed or taken by another scheduler", name)
-        self._refresh(sorted(names))
+        self._refresh(sorted(names), authoritative=True)
 
     # ------------------------------------------------------------- fleets
-    def _refresh(self, names: list[str], fresh: list[Job] | None = None) -> None:
-        """Take up ``names`` as the store has them (``fresh``: already read)."""
+    def _refresh(
+        self, names: list[str], fresh: list[Job] | None = None, *, authoritative: bool = False
+    ) -> None:
+        """Take up ``names`` as the store has them (``fresh``: already read;
+        ``authoritative``: after a refused claim, see :meth:`_adopt`)."""
         if fresh is None:
             fresh = self.store.load_jobs(names)
         found = {job.name: job for job in fresh}
         for name in names:
             job = found.get(name)
             if job is not None:
-                self._adopt(job)
+                self._adopt(job, authoritative=authoritative)
                 continue
             state = self._jobs.pop(name, None)
             if state is not None:
                 self._drop(state)
                 self._emit("job_removed", name)
 
-    def _adopt(self, fresh: Job) -> None:
-        """Make the store's record of a job the one this scheduler holds."""
+    def _adopt(self, fresh: Job, *, authoritative: bool = False) -> None:
+        """Make the store's record of a job the one this scheduler holds.
+
+        ``authoritative``: the store refused this scheduler's claim on the
+        job, so every plan it had for the job (the due times it took, the
+        fires queued behind a run) is void: the store's state replaces it.
+        Otherwise (a change another process made) a state behind what this
+        scheduler already claimed is not taken (the feed can bring an old
+        write), and the queued fires stay while the due time they follow is
+        still the store's.
+        """
         state = self._jobs.get(fresh.name)
         if state is None:
             state = fresh
@@ -1406,11 +1597,16 @@ class Scheduler:
             behind = state.last_due_us is not None and (
                 fresh.last_due_us is None or fresh.last_due_us < state.last_due_us
             )
-            if not (mine and behind):  # never step back from what this scheduler did
+            if authoritative or fresh.last_due_us != state.last_due_us:
+                state._backlog = None
+            # With fires still queued, the store holds what this scheduler
+            # claimed: its plan stands.
+            if not state._backlog and (authoritative or not (mine and behind)):
                 state.runs = fresh.runs
                 state.last_due_us = fresh.last_due_us
                 state.next_fire_us = fresh.next_fire_us
             state.active = fresh.active
+        state._done = state.status == "done"
         self._unschedule(state)
         if not state.active:
             state._backlog = None
@@ -1624,7 +1820,7 @@ class Scheduler:
                 log.exception("event listener %r failed on %s", callback, kind)
 
     def _snapshot(self, job: Job) -> Job:
-        return Job(
+        snapshot = Job(
             job.name,
             job.service,
             job.trigger,
@@ -1640,6 +1836,10 @@ class Scheduler:
             retry=job.retry,
             last_due_us=job.last_due_us,
         )
+        if job._backlog:
+            snapshot._backlog = deque(job._backlog)
+        snapshot._done = job._done
+        return snapshot
 
     def _load(self) -> None:
         """Take up the jobs already in the store."""
@@ -1654,14 +1854,18 @@ class Scheduler:
                 log.error("job %r in the store cannot be taken up: %s", job.name, exc)
                 continue
             state = job
+            # A MemoryStore hands back the live record of the scheduler that
+            # stopped: a fire still queued there is due first.
+            backlog = state._backlog
+            if backlog:
+                state.next_fire_us = backlog[0]
             # Fresh runtime fields: a record may come from a scheduler that stopped.
             state._queued_at = None
             state._busy = 0
             state._backlog = None
             state._removed = False
-            if state.active:
-                if job.next_fire_us is None:
-                    continue  # done before the restart; the record is a leftover
+            state._done = state.status == "done"
+            if state.active and job.next_fire_us is not None:
                 self._schedule(state, job.next_fire_us)
             self._jobs[job.name] = state
 

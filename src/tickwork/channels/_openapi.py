@@ -583,6 +583,7 @@ _SCHEMAS: dict[str, Any] = {
             "trigger_text",
             "extra",
             "active",
+            "status",
             "next_fire_time",
             "runs",
             "misfire",
@@ -603,6 +604,10 @@ _SCHEMAS: dict[str, Any] = {
             "trigger_text": {"type": "string"},
             "extra": {},
             "active": {"type": "boolean"},
+            "status": {
+                "enum": ["active", "paused", "done"],
+                "description": "done: no fire time left (kept until removed or replaced).",
+            },
             "next_fire_time": _NULLABLE_TIME,
             "runs": {"type": "integer", "minimum": 0},
             "misfire": {"type": "string"},

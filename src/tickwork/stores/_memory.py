@@ -65,8 +65,12 @@ class MemoryStore(Store):
         expected_last_due: Any = None,
     ) -> None:
         # One scheduler at a time: claims always hold. The record is the
-        # object this store keeps (see put_job): no lookup.
-        # With a scheduler holding it, it already has these values.
+        # object this store keeps (see put_job), and the scheduler holding it
+        # has already set these values there: its next fire too, which stays
+        # the scheduler's even while a queued fire is due first (a scheduler
+        # loading the record later starts from that queued fire).
+        if self._jobs.get(job.name) is job:
+            return
         job.next_fire_us = next_fire_us
         job.runs = runs
         job.last_due_us = last_due_us

@@ -28,7 +28,6 @@ class OneTime(Trigger):
     __slots__ = ("_at_raw", "at_us")
 
     kind = "onetime"
-    repeats = 1
 
     def __init__(self, at: datetime | str, tz: str | tzinfo | None = None) -> None:
         super().__init__(tz)
