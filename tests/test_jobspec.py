@@ -56,7 +56,11 @@ def test_job_data_round_trips(sched: tw.Scheduler) -> None:
     assert data["trigger_text"] == job.trigger.describe()
     assert data["next_fire_time"] == job.next_fire_time.isoformat()  # type: ignore[union-attr]
     again = parse_job_spec(
-        {k: v for k, v in data.items() if k not in ("trigger_text", "status", "next_fire_time", "runs")}
+        {
+            k: v
+            for k, v in data.items()
+            if k not in ("trigger_text", "status", "next_fire_time", "runs")
+        }
     )
     assert again.trigger == job.trigger
     assert again.extra == {"a": [1, 2]}
