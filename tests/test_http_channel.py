@@ -793,6 +793,24 @@ def test_create_answers_the_spec_errors_with_their_field(client: httpx.Client) -
         assert error["code"] in {"invalid_spec", "service_not_found"}
 
 
+def test_an_interval_under_a_millisecond_is_400_naming_the_trigger(client: httpx.Client) -> None:
+    for trigger in [
+        {"type": "interval", "seconds": 0.000001},
+        {"type": "interval", "seconds": 0.0009},
+    ]:
+        response = add(client, "fast", trigger=trigger)
+        assert response.status_code == 400, trigger
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("invalid_spec", "trigger")
+        assert "shorter than the minimum, 1 millisecond" in error["message"]
+    assert client.get("/jobs").json()["total"] == 0
+    add(client, "slow")
+    response = client.patch("/jobs/slow", json={"trigger": {"type": "interval", "seconds": 1e-6}})
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "trigger"
+    assert client.get("/jobs/slow").json()["trigger_text"] == "every 5 minutes"
+
+
 def test_create_without_a_body_is_400(client: httpx.Client) -> None:
     response = client.post("/jobs")
     assert response.status_code == 400

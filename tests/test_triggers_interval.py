@@ -88,6 +88,13 @@ def test_naive_start_is_wall_time_in_tz() -> None:
         ({"seconds": 0, "minutes": 0}, "zero"),
         ({"minutes": -5}, "positive"),
         ({"minutes": 5, "seconds": -400}, "positive"),
+        ({"seconds": 0.000001}, r"seconds=1e-06 is shorter than the minimum, 1 millisecond"),
+        ({"seconds": 0.0009}, r"seconds=0.0009 is shorter than the minimum, 1 millisecond"),
+        ({"seconds": 1e-9}, r"seconds=1e-09 is shorter than the minimum"),
+        ({"minutes": 1, "seconds": -59.9995}, "shorter than the minimum, 1 millisecond"),
+        ({"seconds": float("nan")}, "seconds must be a number, got nan"),
+        ({"seconds": float("inf")}, "too large"),
+        ({"weeks": 10**30}, "too large"),
         ({"minutes": "5"}, "minutes"),
         ({"seconds": True}, "seconds"),
         ({"minutes": 1, "repeats": 0}, "repeats"),
@@ -100,6 +107,15 @@ def test_naive_start_is_wall_time_in_tz() -> None:
 def test_bad_input_raises_invalid_trigger_naming_the_part(kwargs: dict, needle: str) -> None:
     with pytest.raises(tw.InvalidTrigger, match=needle):
         tw.Interval(**kwargs)
+
+
+def test_one_millisecond_is_the_shortest_interval() -> None:
+    trig = tw.Interval(seconds=0.001, start="2026-01-01T00:00:00Z")
+    assert trig.interval == timedelta(milliseconds=1)
+    assert trig.upcoming("2026-01-01T00:00:00Z", 2) == [
+        utc(2026, 1, 1) + timedelta(milliseconds=1),
+        utc(2026, 1, 1) + timedelta(milliseconds=2),
+    ]
 
 
 def test_invalid_trigger_is_a_value_error() -> None:
@@ -129,7 +145,7 @@ def test_round_trips_through_plain_data() -> None:
 # -- properties ---------------------------------------------------------------
 _BASE = dt_to_us(utc(2026, 1, 1))
 instants = st.integers(min_value=_BASE - 10**14, max_value=_BASE + 10**14)
-steps = st.integers(min_value=1, max_value=10**12)  # 1 us .. ~11.6 days
+steps = st.integers(min_value=1_000, max_value=10**12)  # 1 ms (the minimum) .. ~11.6 days
 
 
 def _dt(us: int) -> datetime:

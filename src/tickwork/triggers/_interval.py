@@ -18,6 +18,9 @@ _UNIT_US = (
     ("minutes", 60_000_000),
     ("seconds", 1_000_000),
 )
+# The shortest interval: shorter ones fire faster than a scheduler can run a
+# job and record it, so every fire would be late and the loop would never rest.
+MIN_STEP_US = 1_000
 
 
 class Interval(Trigger):
@@ -38,9 +41,9 @@ class Interval(Trigger):
             scheduler's zone, UTC when used alone).
 
     Raises:
-        InvalidTrigger: all units are zero, the total is negative, a unit is
-            not a number, ``end`` is before ``start``, ``repeats`` < 1, or the
-            zone is unknown.
+        InvalidTrigger: all units are zero, the total is negative or under
+            1 millisecond, a unit is not a number, ``end`` is before ``start``,
+            ``repeats`` < 1, or the zone is unknown.
     """
 
     __slots__ = ("_end_raw", "_start_raw", "end_us", "repeats", "start_us", "step_us")
@@ -65,7 +68,7 @@ class Interval(Trigger):
             step = ((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds) * 1_000_000
         else:
             step = _step_us(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-        if step == 0:
+        if step == 0 and not any((weeks, days, hours, minutes, seconds)):
             raise InvalidTrigger(
                 "an interval needs a non-zero length: all of weeks, days, hours, "
                 "minutes and seconds are zero"
@@ -74,6 +77,12 @@ class Interval(Trigger):
             raise InvalidTrigger(
                 f"an interval must be positive, got {timedelta(microseconds=step)}"
             )
+        if step < MIN_STEP_US:
+            units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
+            given = ", ".join(f"{k}={v!r}" for k, v in {**units, "seconds": seconds}.items() if v)
+            raise InvalidTrigger(f"the interval {given} is shorter than the minimum, 1 millisecond")
+        if step > _MAX_STEP_US:
+            raise InvalidTrigger("the interval is too large")
         # Jobs mostly share a few intervals: one int object each, not one per job.
         self.step_us = _STEPS.setdefault(step, step) if len(_STEPS) < 4096 else step
         self._start_raw = start
@@ -174,11 +183,14 @@ class Interval(Trigger):
 
 
 _STEPS: dict[int, int] = {}
+_MAX_STEP_US = td_to_us(timedelta.max)
 
 
 def _step_us(**units: Any) -> int:
     for unit, value in units.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
+        if value != value:  # NaN: timedelta would raise a bare ValueError
             raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
     try:
         return td_to_us(timedelta(**units))
