@@ -171,6 +171,16 @@ def test_start_and_end_bound_fires() -> None:
         ("0 0 * * L", ["day-of-week", "L follows a weekday"]),
         ("0 0 1L * *", ["day-of-month", "1l"]),
         ("0 L * * *", ["hour", "'l'"]),
+        ("*,0 * * * *", ["minute", "'*,0'", "'*' cannot be listed"]),
+        ("0 5,* * * *", ["hour", "'5,*'", "'*' cannot be listed"]),
+        ("0 0 *,1 * *", ["day-of-month", "'*,1'", "'*' cannot be listed"]),
+        ("0 0 * 1,* *", ["month", "'1,*'", "'*' cannot be listed"]),
+        ("0 0 * * *,1", ["day-of-week", "'*,1'", "'*' cannot be listed"]),
+        ("0 0 * * ?,1", ["day-of-week", "'?,1'", "'?' cannot be listed"]),
+        ("0 0 * * 5#", ["day-of-week", "'5#'", "week number 1-5 after '#', got ''"]),
+        ("0 0 1,,2 * *", ["day-of-month", "'1,,2'", "'' is not a number"]),
+        ("* * * * \u00b2", ["day-of-week", "'\u00b2' is not a number"]),  # a digit to isdigit()
+        ("*/\u00b2 * * * *", ["minute", "bad step '\u00b2'"]),
     ],
 )
 def test_bad_expressions_name_the_bad_part(expr: str, needles: list[str]) -> None:
@@ -293,6 +303,36 @@ def test_property_random_text_raises_only_invalid_trigger(text: str) -> None:
     except tw.InvalidTrigger:
         return
     trig.upcoming("2026-01-01T00:00:00Z", 2)
+
+
+_JUNK_BASES = st.one_of(
+    st.sampled_from(
+        ["*", "?", "0", "1", "5", "7", "12", "24", "31", "32", "60", "L", "W", "LW", "1W",
+         "5L", "mon", "jan", "-1", "00", "99999999999999999999", "\u0663", ""]
+    ),
+    st.text(max_size=3),
+)  # fmt: skip
+_JUNK_PART = st.one_of(
+    _JUNK_BASES,
+    st.tuples(_JUNK_BASES, st.sampled_from("-/#"), _JUNK_BASES).map("".join),
+    st.tuples(_JUNK_BASES, _JUNK_BASES, _JUNK_BASES).map(lambda p: f"{p[0]}-{p[1]}/{p[2]}"),
+)
+_JUNK_FIELD = st.lists(_JUNK_PART, min_size=1, max_size=3).map(",".join)
+_FIELD_OR_JUNK = st.one_of(st.sampled_from(["*", "0", "1"]), _JUNK_FIELD)
+
+
+@settings(max_examples=1000, deadline=timedelta(seconds=2))  # generous: "returns promptly"
+@given(fields=st.lists(_FIELD_OR_JUNK, min_size=5, max_size=6))
+def test_property_junk_in_the_fields_raises_only_invalid_trigger(fields: list[str]) -> None:
+    # Five or six fields, so that the junk reaches the field parser (random
+    # text mostly has the wrong number of fields and stops at the count).
+    try:
+        trig = tw.Cron(" ".join(fields))
+    except tw.InvalidTrigger:
+        return
+    trig.upcoming("2026-01-01T00:00:00Z", 2)
+    trig.explain("2026-01-01T00:00:00Z", 2)
+    trig.describe()
 
 
 # -- day extensions, checked against the 2026 calendar ------------------------
