@@ -102,6 +102,9 @@ def test_naive_start_is_wall_time_in_tz() -> None:
         ({"minutes": 1, "tz": "Mars/Olympus"}, "Mars/Olympus"),
         ({"minutes": 1, "start": "not a date"}, "start"),
         ({"minutes": 1, "start": "2026-01-02T00:00Z", "end": "2026-01-01T00:00Z"}, "before"),
+        ({"minutes": 1, "start": "0001-01-01T00:30:00+01:00"}, "start .* is out of range"),
+        ({"minutes": 1, "end": datetime.max, "tz": "America/New_York"}, "end .* out of range"),
+        ({"minutes": 1, "start": "2026-01-01T00:00:00+25:00"}, "start .* cannot be read"),
     ],
 )
 def test_bad_input_raises_invalid_trigger_naming_the_part(kwargs: dict, needle: str) -> None:
@@ -116,6 +119,35 @@ def test_one_millisecond_is_the_shortest_interval() -> None:
         utc(2026, 1, 1) + timedelta(milliseconds=1),
         utc(2026, 1, 1) + timedelta(milliseconds=2),
     ]
+
+
+def test_upcoming_ends_at_the_year_9999_instead_of_overflowing() -> None:
+    trig = tw.Interval(weeks=1, start="2026-01-02T12:00:00Z", tz="Pacific/Kiritimati")
+    fires = trig.upcoming("9999-12-10T12:00:00Z", 5)
+    assert [f.astimezone(UTC) for f in fires] == [
+        datetime(9999, 12, 17, 12, tzinfo=UTC),
+        datetime(9999, 12, 24, 12, tzinfo=UTC),
+        datetime(9999, 12, 31, 12, tzinfo=UTC),
+    ]
+    assert trig.next_fire(dt_to_us(fires[-1])) is None
+    assert tw.Interval(hours=1).upcoming(datetime.max.replace(tzinfo=UTC), 3) == []
+    # No end given may be spelled as the last datetime.
+    assert tw.Interval(hours=1, end=datetime.max).upcoming("9999-12-31T21:30:00Z", 5) == [
+        datetime(9999, 12, 31, 22, 30, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),
+    ]
+
+
+def test_a_grid_bound_past_the_year_9999_never_fires() -> None:
+    trig = tw.Interval(weeks=420_000)  # about 8000 years
+    bound = trig.bind(dt_to_us(utc(2026, 1, 1)))
+    assert bound.start is None
+    assert bound.first_fire(dt_to_us(utc(2026, 1, 1))) is None
+    assert bound.upcoming("2026-01-01T00:00:00Z", 3) == []
+    assert "start" not in bound.to_dict()
+    assert bound.describe() == "every 420000 weeks"
+    with pytest.raises(tw.InvalidTrigger, match="too large"):
+        tw.Interval(weeks=530_000)  # longer than the years 1 to 9999
 
 
 def test_invalid_trigger_is_a_value_error() -> None:

@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import Any, ClassVar, Self
 
 from .._exceptions import InvalidTrigger
-from .._time import get_zone, parse_instant, us_to_dt, zone_name
+from .._time import MAX_US, get_zone, parse_instant, us_to_dt, zone_name
 
 __all__ = ["Trigger"]
 
@@ -122,7 +122,8 @@ class Trigger(ABC):
         """The next ``count`` fire times strictly after ``after``.
 
         Naive datetimes and strings are read in the trigger's zone. The list
-        is shorter (or empty) when the trigger is exhausted.
+        is shorter (or empty) when the trigger is exhausted, or its next fire
+        would come after the last instant a datetime holds (the year 9999).
 
         Raises:
             InvalidTrigger: ``after`` cannot be read as an instant.
@@ -134,7 +135,7 @@ class Trigger(ABC):
         times: list[datetime] = []
         for _ in range(count):
             nxt = self.next_fire(at)
-            if nxt is None:
+            if nxt is None or nxt > MAX_US:
                 break
             if nxt <= at:  # a broken subclass must not loop forever
                 raise RuntimeError(f"{type(self).__name__} returned a time not after {at}")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .._exceptions import InvalidTrigger
-from .._time import td_to_us, us_to_dt
+from .._time import MAX_US, MIN_US, td_to_us, us_to_dt
 from ._base import Trigger, check_count
 
 __all__ = ["Interval"]
@@ -82,7 +82,7 @@ class Interval(Trigger):
             given = ", ".join(f"{k}={v!r}" for k, v in {**units, "seconds": seconds}.items() if v)
             raise InvalidTrigger(f"the interval {given} is shorter than the minimum, 1 millisecond")
         if step > _MAX_STEP_US:
-            raise InvalidTrigger("the interval is too large")
+            raise InvalidTrigger("the interval is too large: longer than the years 1 to 9999")
         # Jobs mostly share a few intervals: one int object each, not one per job.
         self.step_us = _STEPS.setdefault(step, step) if len(_STEPS) < 4096 else step
         self._start_raw = start
@@ -96,7 +96,9 @@ class Interval(Trigger):
 
     @property
     def start(self) -> datetime | None:
-        return None if self.start_us is None else us_to_dt(self.start_us, self.tz)
+        start = self.start_us
+        # A grid bound past the year 9999 (a long interval added late) never fires.
+        return None if start is None or start > MAX_US else us_to_dt(start, self.tz)
 
     @property
     def end(self) -> datetime | None:
@@ -112,8 +114,8 @@ class Interval(Trigger):
         else:
             nxt = start + ((after_us - start) // step + 1) * step
         end = self.end_us
-        if end is not None and nxt > end:
-            return None
+        if (end is not None and nxt > end) or nxt > MAX_US:
+            return None  # past the end, or past the year 9999: no more fires
         return nxt
 
     def first_fire(self, added_us: int) -> int | None:
@@ -183,7 +185,8 @@ class Interval(Trigger):
 
 
 _STEPS: dict[int, int] = {}
-_MAX_STEP_US = td_to_us(timedelta.max)
+# Longer than the span of datetime (years 1 to 9999), an interval cannot fire twice.
+_MAX_STEP_US = MAX_US - MIN_US
 
 
 def _step_us(**units: Any) -> int:
