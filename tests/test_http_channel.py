@@ -781,7 +781,10 @@ def test_create_answers_the_spec_errors_with_their_field(client: httpx.Client) -
         ({"name": "x", "service": "nope", "trigger": every}, "service"),
         ({"name": "x", "service": "echo", "trigger": every, "colour": 1}, "colour"),
         ({"name": "x", "service": "echo", "trigger": every, "misfire": "never"}, "misfire"),
-        ({"name": "x", "service": "echo", "trigger": every, "retry": {"attempts": 0}}, "retry"),
+        (
+            {"name": "x", "service": "echo", "trigger": every, "retry": {"attempts": 0}},
+            "retry.attempts",
+        ),
         ({"name": " ", "service": "echo", "trigger": every}, "name"),
         ([1, 2], "job"),
     ]  # fmt: skip
@@ -827,6 +830,38 @@ def test_numbers_out_of_range_are_400(client: httpx.Client) -> None:
         response = add(client, "big", **spec)
         assert response.status_code == 400, spec
     assert client.get("/jobs").json()["total"] == 0
+
+
+def test_job_numbers_out_of_range_are_400_naming_the_field(client: httpx.Client) -> None:
+    cases = [
+        ({"grace": 1e300}, "grace", "too long"),
+        ({"grace": -1}, "grace", ">= 0"),
+        ({"jitter": 1e12}, "jitter", "too long"),
+        ({"timeout": 10**30}, "timeout", "too long"),
+        ({"retry": {"factor": 1e308}}, "retry.factor", "from 1 to 1000"),
+        ({"retry": {"attempts": 10**30}}, "retry.attempts", "1 to 1000"),
+        ({"retry": {"max_backoff": 1e300}}, "retry.max_backoff", "too long"),
+        ({"retry": {"attempts": 500}}, "retry", "the wait before attempt 500"),
+    ]
+    for spec, field, words in cases:
+        response = add(client, "big", **spec)
+        assert response.status_code == 400, spec
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("invalid_spec", field), (spec, error)
+        assert words in error["message"], (spec, error)
+    add(client, "sync")
+    response = client.patch("/jobs/sync", json={"retry": {"factor": 1e308}})
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "retry.factor"
+    # NaN and Infinity are not JSON: the body itself is refused.
+    response = client.post(
+        "/jobs",
+        content=b'{"name": "n", "service": "echo", "trigger": {"type": "interval", "minutes": 5},'
+        b' "grace": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert client.get("/jobs").json()["total"] == 1
 
 
 def test_a_one_time_job(client: httpx.Client) -> None:

@@ -140,7 +140,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
     Raises:
         ConfigError: the file cannot be read or a part of it is wrong; the
-            message names the file and the part (``jobs[2].trigger``).
+            message names the file and the part (``jobs[2] ('sync').trigger``).
     """
     env = os.environ if env is None else env
     where = os.fspath(path)
@@ -177,7 +177,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         try:
             spec = parse_job_spec(item)
         except SpecError as exc:
-            raise ConfigError(f"{where}: {label}.{exc.field}: {exc.detail}") from None
+            raise ConfigError(f"{where}: {label}{_named(item)}.{exc.field}: {exc.detail}") from None
         assert spec.name is not None
         assert spec.service is not None
         assert spec.trigger is not None
@@ -221,6 +221,12 @@ def _same_trigger(stored: Trigger, given: Trigger, sched: Scheduler) -> bool:
         bound.pop("start", None)
         stored_data.pop("start", None)
     return bound == stored_data
+
+
+def _named(item: object) -> str:
+    """`` ('name')`` for a job table that names itself, so a message finds it."""
+    name = item.get("name") if isinstance(item, Mapping) else None
+    return f" ({name!r})" if isinstance(name, str) and name.strip() else ""
 
 
 def _list(where: str, key: str, value: object) -> list[Any]:
