@@ -610,7 +610,7 @@ def test_run_usage_errors(tmp_path: Path) -> None:
     )
     job = tickwork("run", "--config", "job.toml", cwd=tmp_path)
     assert job.returncode == 2
-    assert "job.toml: jobs[0].trigger: minute field '61'" in job.stderr
+    assert "job.toml: jobs[0] ('a').trigger: minute field '61'" in job.stderr
 
 
 def test_run_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:
