@@ -824,6 +824,7 @@ def test_numbers_out_of_range_are_400(client: httpx.Client) -> None:
     for spec in [
         {"trigger": {"type": "interval", "days": 10**12}},
         {"trigger": {"type": "interval", "weeks": 1e300}},
+        {"trigger": {"type": "interval", "weeks": 420_000}},  # first fire past the year 9999
         {"grace": 1e300},
         {"retry": {"backoff": 1e300}},
     ]:

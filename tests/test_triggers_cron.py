@@ -18,8 +18,9 @@ from .conftest import utc
 LONDON = ZoneInfo("Europe/London")
 
 
-def wall(times: list[datetime]) -> list[str]:
-    return [f"{t:%Y-%m-%d %H:%M:%S%z}" for t in times]
+def wall(times: list[datetime], zone: str) -> list[str]:
+    """The fire times as wall times in ``zone`` (upcoming() answers in UTC)."""
+    return [f"{t.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S%z}" for t in times]
 
 
 def test_every_five_minutes() -> None:
@@ -32,7 +33,7 @@ def test_every_five_minutes() -> None:
 
 def test_weekdays_at_nine_in_new_york() -> None:
     fires = tw.Cron("0 9 * * 1-5", tz="America/New_York").upcoming("2026-11-27 12:00", 3)
-    assert wall(fires) == [
+    assert wall(fires, "America/New_York") == [
         "2026-11-30 09:00:00-0500",
         "2026-12-01 09:00:00-0500",
         "2026-12-02 09:00:00-0500",
@@ -135,6 +136,44 @@ def test_wildcard_follows_real_time() -> None:
         utc(2026, 10, 25, 1, 0),
         utc(2026, 10, 25, 1, 30),
     ]
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        tw.Cron("30 1 * * *", tz="Europe/London"),
+        tw.Cron("*/20 * * * *", tz="America/New_York"),
+        tw.Interval(minutes=45, start="2026-10-24 23:00", tz="Europe/London"),
+        tw.OneTime("2026-10-25 01:30", tz="Europe/London"),
+        tw.OneTime("2026-10-25 01:30", tz=LONDON),  # a tzinfo, not a name
+    ],
+    ids=repr,
+)
+def test_upcoming_answers_in_utc_for_every_kind(trigger: tw.Trigger) -> None:
+    fires = trigger.upcoming("2026-10-24T12:00:00Z", 5)
+    assert fires
+    assert all(f.tzinfo is UTC for f in fires)
+
+
+def test_an_ambiguous_wall_time_fire_equals_its_utc_instant() -> None:
+    # 01:30 happens twice in London on 25 October 2026; a wildcard job fires on both.
+    fires = tw.Cron("30 * * * *", tz=LONDON).upcoming("2026-10-25T01:00:00+01:00", 2)
+    assert fires == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)]
+    assert fires[1] - fires[0] == timedelta(hours=1)
+
+
+def test_explain_answers_in_utc_with_the_rule_in_wall_time() -> None:
+    cron = tw.Cron("30 2 * * *", tz="America/New_York")
+    explained = cron.explain("2026-03-07T12:00:00Z", 2)
+    assert [when for when, _ in explained] == [utc(2026, 3, 8, 7), utc(2026, 3, 9, 6, 30)]
+    assert all(when.tzinfo is UTC for when, _ in explained)
+    shown = [when.astimezone(ZoneInfo(cron.tz_name)).isoformat() for when, _ in explained]
+    assert shown == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
+    assert explained[0][1] == (
+        "02:30 does not exist (the clocks sprang forward); "
+        "it runs at the first instant after the gap"
+    )
+    assert explained[1][1] is None
 
 
 def test_start_and_end_bound_fires() -> None:

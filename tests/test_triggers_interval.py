@@ -56,10 +56,26 @@ def test_elapsed_time_across_spring_forward() -> None:
     london = ZoneInfo("Europe/London")
     trig = tw.Interval(hours=1, start="2026-03-29 00:00", tz="Europe/London")
     fires = trig.upcoming("2026-03-28T23:30:00Z", 4)
-    real = [f.astimezone(UTC) for f in fires]  # same-zone subtraction would use wall time
-    gaps = {b - a for a, b in itertools.pairwise(real)}
-    assert gaps == {timedelta(hours=1)}
     assert [f.astimezone(london).hour for f in fires] == [0, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("Europe/London", "2026-03-28 22:00"),  # the gap: 01:00-02:00 on 29 March
+        ("America/New_York", "2026-03-07 22:00"),  # 02:00-03:00 on 8 March
+        ("Australia/Lord_Howe", "2026-10-03 22:00"),  # a 30-minute gap, 02:00-02:30
+        ("Europe/London", "2026-10-24 22:00"),  # fall back: 01:00-02:00 twice
+    ],
+)
+def test_hourly_across_a_dst_change_is_one_hour_apart_as_returned(zone: str, start: str) -> None:
+    fires = tw.Interval(hours=1, start=start, tz=zone).upcoming(start, 8)
+    # No astimezone(UTC) first: upcoming() answers in UTC, so `-` is elapsed time.
+    assert [b - a for a, b in itertools.pairwise(fires)] == [timedelta(hours=1)] * 7
+    assert {f.tzinfo for f in fires} == {UTC}
+    # Shown in the zone, the wall clock jumps (or repeats) where the offset changes.
+    walls = [f.astimezone(ZoneInfo(zone)).replace(tzinfo=None) for f in fires]
+    assert {b - a for a, b in itertools.pairwise(walls)} != {timedelta(hours=1)}
 
 
 def test_elapsed_time_across_fall_back() -> None:
@@ -74,6 +90,10 @@ def test_elapsed_time_across_fall_back() -> None:
     # 00:30 and 01:30 UTC are both 01:30 wall time in London: elapsed time shows both.
     assert fires[1].astimezone(ZoneInfo("Europe/London")).hour == 1
     assert fires[3].astimezone(ZoneInfo("Europe/London")).hour == 1
+    # Returned in UTC, both passes of the repeated 01:30 equal their UTC instants
+    # (in the zone, an ambiguous wall time compares unequal to every other zone's).
+    assert fires[1] == utc(2026, 10, 25, 0, 30)
+    assert fires[3] == utc(2026, 10, 25, 1, 30)
 
 
 def test_naive_start_is_wall_time_in_tz() -> None:

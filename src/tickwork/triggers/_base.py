@@ -119,7 +119,11 @@ class Trigger(ABC):
         return type(self)(**args)
 
     def upcoming(self, after: datetime | str, count: int = 1) -> list[datetime]:
-        """The next ``count`` fire times strictly after ``after``.
+        """The next ``count`` fire times strictly after ``after``, as aware UTC
+        datetimes (``tzinfo`` is ``datetime.UTC``, as ``Run.scheduled_for``), so
+        that ``==`` and ``-`` compare instants: in the trigger's zone, Python
+        would compare and subtract wall times. Show them in the zone with
+        ``fire.astimezone(ZoneInfo(trigger.tz_name))``.
 
         Naive datetimes and strings are read in the trigger's zone. The list
         is shorter (or empty) when the trigger is exhausted, or its next fire
@@ -139,7 +143,7 @@ class Trigger(ABC):
                 break
             if nxt <= at:  # a broken subclass must not loop forever
                 raise RuntimeError(f"{type(self).__name__} returned a time not after {at}")
-            times.append(us_to_dt(nxt, self.tz))
+            times.append(us_to_dt(nxt))
             at = nxt
         return times
 
