@@ -363,6 +363,8 @@ def test_next_without_after_starts_from_now() -> None:
         ("* * * *", "a cron expression has 5 fields"),
         ("0 0 30 2 *", "never matches"),
         ("every 0m", "non-zero"),
+        ("*,0 * * * *", "minute field '*,0': '*' cannot be listed with other values"),
+        ("0.0005s", "the interval seconds=0.0005 is shorter than the minimum, 1 millisecond"),
     ],
 )
 def test_next_bad_expression_is_a_usage_error_naming_the_field(expr: str, message: str) -> None:
@@ -389,6 +391,62 @@ def test_next_bad_arguments_are_usage_errors(args: list[str], message: str) -> N
     result = tickwork("next", *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["1h", "--after", "9999-12-31T23:00:00Z"],
+            "'1h' has no fire time after 9999-12-31 23:00:00+00:00 (times run out near the "
+            "year 9999)",
+        ),
+        (
+            ["0 0 * * *", "--after", "9999-12-31T00:00:00Z", "--tz", "Pacific/Kiritimati"],
+            "'0 0 * * *' has no fire time after 9999-12-31 14:00:00+14:00",
+        ),
+        (
+            ["1h", "--after", "0001-01-01T00:30:00+01:00"],
+            "--after '0001-01-01T00:30:00+01:00' is out of range: in UTC it falls outside "
+            "the years 1 to 9999",
+        ),
+        (
+            ["0 0 * * *", "--after", "9999-12-31T23:00:00", "--tz", "America/New_York"],
+            "--after '9999-12-31T23:00:00' is out of range",
+        ),
+        (
+            ["0 0 * * *", "--after", "0001-01-01T01:00:00", "--tz", "Asia/Tokyo"],
+            "--after '0001-01-01T01:00:00' is out of range",
+        ),
+        (
+            ["1h", "--after", "2026-01-01T00:00:00+25:00"],
+            "--after '2026-01-01T00:00:00+25:00' cannot be read",
+        ),
+        (["1h", "--after", ""], "--after '' is not a date and time"),
+    ],
+)
+def test_next_at_the_ends_of_time_is_one_usage_error_line(args: list[str], message: str) -> None:
+    result = tickwork("next", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"tickwork next: {message}\n" or (
+        result.stderr.startswith(f"tickwork next: {message}") and result.stderr.count("\n") == 1
+    ), result.stderr
+
+
+def test_next_near_the_year_9999_lists_the_fire_times_there_are() -> None:
+    result = tickwork(
+        "next", "1w", "--tz", "Pacific/Kiritimati", "--count", "5",
+        "--after", "9999-12-10T12:00:00Z",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "9999-12-18 02:00:00+14:00  Sat",
+        "9999-12-25 02:00:00+14:00  Sat",
+        # 12:00 UTC on 31 December is 02:00 on 1 January 10000 in Kiritimati,
+        # past what a datetime holds: shown in UTC instead.
+        "9999-12-31 12:00:00+00:00  Fri",
+    ]
 
 
 def test_a_posix_tz_with_a_leading_colon_is_understood() -> None:
@@ -552,7 +610,7 @@ def test_run_usage_errors(tmp_path: Path) -> None:
     )
     job = tickwork("run", "--config", "job.toml", cwd=tmp_path)
     assert job.returncode == 2
-    assert "job.toml: jobs[0].trigger: minute field '61'" in job.stderr
+    assert "job.toml: jobs[0] ('a').trigger: minute field '61'" in job.stderr
 
 
 def test_run_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:

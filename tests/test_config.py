@@ -220,30 +220,30 @@ GOOD_JOB = '[[jobs]]\nname = "ok"\nservice = "echo"\ntrigger = { type = "interva
         (
             JOB + GOOD_JOB + '[[jobs]]\nname = "b"\nservice = "echo"\n'
             'trigger = { type = "cron", expr = "61 * * * *" }\n',
-            "jobs[1].trigger: minute field '61'",
+            "jobs[1] ('b').trigger: minute field '61'",
         ),
         (
             JOB + '[[jobs]]\nname = "a"\nservice = "echo"\ntrigger = { type = "weekly" }\n',
-            "jobs[0].trigger: unknown trigger type 'weekly'",
+            "jobs[0] ('a').trigger: unknown trigger type 'weekly'",
         ),
         (
             JOB + '[[jobs]]\nname = "a"\nservice = "echo"\ntrigger = "*/5 * * * *"\n',
-            "jobs[0].trigger: must be an object with a type",
+            "jobs[0] ('a').trigger: must be an object with a type",
         ),
         (
             JOB + GOOD_JOB.replace('name = "ok"', 'name = "a"\nmisfire = "never"'),
-            "jobs[0].misfire: must be one of",
+            "jobs[0] ('a').misfire: must be one of",
         ),
-        (JOB + '[[jobs]]\nname = "a"\nservice = "echo"\n', "jobs[0].trigger: is required"),
+        (JOB + '[[jobs]]\nname = "a"\nservice = "echo"\n', "jobs[0] ('a').trigger: is required"),
         (
             JOB + GOOD_JOB.replace('service = "echo"', 'schedule = "x"'),
-            "jobs[0].schedule: unknown field",
+            "jobs[0] ('ok').schedule: unknown field",
         ),
         (
             JOB + GOOD_JOB + "retry = { tries = 3 }\n",
-            "jobs[0].retry.tries: unknown field",
+            "jobs[0] ('ok').retry.tries: unknown field",
         ),
-        (JOB + GOOD_JOB + "timeout = 0\n", "jobs[0].timeout: must be > 0 seconds"),
+        (JOB + GOOD_JOB + "timeout = 0\n", "jobs[0] ('ok').timeout: must be > 0 seconds"),
         (
             JOB + GOOD_JOB.replace('service = "echo"', 'service = "nope"'),
             "jobs[0] ('ok'): No service by the name of 'nope'",
@@ -291,6 +291,44 @@ def test_errors_name_the_file_and_the_part(tmp_path: Path, text: str, part: str)
     message = str(caught.value)
     assert message.startswith(f"{path}: "), message
     assert part in message
+
+
+@pytest.mark.parametrize(
+    ("line", "part"),
+    [
+        ("grace = nan", "jobs[0] ('ok').grace: must be a finite number of seconds, got nan"),
+        ("grace = inf", "jobs[0] ('ok').grace: must be a finite number of seconds, got inf"),
+        ("grace = -inf", "jobs[0] ('ok').grace: must be a finite number of seconds, got -inf"),
+        ("grace = -5", "jobs[0] ('ok').grace: must be >= 0 seconds, got -5"),
+        ("grace = 1e300", "jobs[0] ('ok').grace: 1e+300 seconds is too long"),
+        ("jitter = nan", "jobs[0] ('ok').jitter: must be a finite number of seconds"),
+        ("jitter = 1e300", "jobs[0] ('ok').jitter: 1e+300 seconds is too long"),
+        ("timeout = inf", "jobs[0] ('ok').timeout: must be a finite number of seconds"),
+        ("timeout = -1", "jobs[0] ('ok').timeout: must be > 0 seconds, got -1"),
+        ("retry = { factor = nan }", "jobs[0] ('ok').retry.factor: must be a number from 1"),
+        ("retry = { factor = 1e308 }", "jobs[0] ('ok').retry.factor: must be a number from 1"),
+        ("retry = { attempts = 99999999999 }", "jobs[0] ('ok').retry.attempts: must be 1 to"),
+        ("retry = { backoff = nan }", "jobs[0] ('ok').retry.backoff: must be a finite number"),
+        ("retry = { max_backoff = inf }", "jobs[0] ('ok').retry.max_backoff: must be a finite"),
+        ("retry = { attempts = 200 }", "jobs[0] ('ok').retry: the wait before attempt 200"),
+    ],
+)
+def test_bad_job_numbers_are_config_errors_naming_the_job_and_field(
+    tmp_path: Path, line: str, part: str
+) -> None:
+    path = write(tmp_path, JOB + GOOD_JOB + line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    assert str(caught.value) == f"{path}: {part}" or str(caught.value).startswith(
+        f"{path}: {part}"
+    ), str(caught.value)
+
+
+def test_a_job_without_a_name_is_named_by_its_place(tmp_path: Path) -> None:
+    trigger = 'trigger = { type = "interval", seconds = nan }'
+    path = write(tmp_path, JOB + f'[[jobs]]\nservice = "echo"\n{trigger}\n')
+    with pytest.raises(ConfigError, match=r"jobs\[0\]\.trigger: seconds must be a number, got nan"):
+        load_config(path, ENV)
 
 
 def test_unreadable_and_invalid_files(tmp_path: Path) -> None:

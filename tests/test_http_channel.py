@@ -781,7 +781,10 @@ def test_create_answers_the_spec_errors_with_their_field(client: httpx.Client) -
         ({"name": "x", "service": "nope", "trigger": every}, "service"),
         ({"name": "x", "service": "echo", "trigger": every, "colour": 1}, "colour"),
         ({"name": "x", "service": "echo", "trigger": every, "misfire": "never"}, "misfire"),
-        ({"name": "x", "service": "echo", "trigger": every, "retry": {"attempts": 0}}, "retry"),
+        (
+            {"name": "x", "service": "echo", "trigger": every, "retry": {"attempts": 0}},
+            "retry.attempts",
+        ),
         ({"name": " ", "service": "echo", "trigger": every}, "name"),
         ([1, 2], "job"),
     ]  # fmt: skip
@@ -791,6 +794,24 @@ def test_create_answers_the_spec_errors_with_their_field(client: httpx.Client) -
         error = error_of(response)
         assert error["field"] == field, (body, error)
         assert error["code"] in {"invalid_spec", "service_not_found"}
+
+
+def test_an_interval_under_a_millisecond_is_400_naming_the_trigger(client: httpx.Client) -> None:
+    for trigger in [
+        {"type": "interval", "seconds": 0.000001},
+        {"type": "interval", "seconds": 0.0009},
+    ]:
+        response = add(client, "fast", trigger=trigger)
+        assert response.status_code == 400, trigger
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("invalid_spec", "trigger")
+        assert "shorter than the minimum, 1 millisecond" in error["message"]
+    assert client.get("/jobs").json()["total"] == 0
+    add(client, "slow")
+    response = client.patch("/jobs/slow", json={"trigger": {"type": "interval", "seconds": 1e-6}})
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "trigger"
+    assert client.get("/jobs/slow").json()["trigger_text"] == "every 5 minutes"
 
 
 def test_create_without_a_body_is_400(client: httpx.Client) -> None:
@@ -803,12 +824,45 @@ def test_numbers_out_of_range_are_400(client: httpx.Client) -> None:
     for spec in [
         {"trigger": {"type": "interval", "days": 10**12}},
         {"trigger": {"type": "interval", "weeks": 1e300}},
+        {"trigger": {"type": "interval", "weeks": 420_000}},  # first fire past the year 9999
         {"grace": 1e300},
         {"retry": {"backoff": 1e300}},
     ]:
         response = add(client, "big", **spec)
         assert response.status_code == 400, spec
     assert client.get("/jobs").json()["total"] == 0
+
+
+def test_job_numbers_out_of_range_are_400_naming_the_field(client: httpx.Client) -> None:
+    cases = [
+        ({"grace": 1e300}, "grace", "too long"),
+        ({"grace": -1}, "grace", ">= 0"),
+        ({"jitter": 1e12}, "jitter", "too long"),
+        ({"timeout": 10**30}, "timeout", "too long"),
+        ({"retry": {"factor": 1e308}}, "retry.factor", "from 1 to 1000"),
+        ({"retry": {"attempts": 10**30}}, "retry.attempts", "1 to 1000"),
+        ({"retry": {"max_backoff": 1e300}}, "retry.max_backoff", "too long"),
+        ({"retry": {"attempts": 500}}, "retry", "the wait before attempt 500"),
+    ]
+    for spec, field, words in cases:
+        response = add(client, "big", **spec)
+        assert response.status_code == 400, spec
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("invalid_spec", field), (spec, error)
+        assert words in error["message"], (spec, error)
+    add(client, "sync")
+    response = client.patch("/jobs/sync", json={"retry": {"factor": 1e308}})
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "retry.factor"
+    # NaN and Infinity are not JSON: the body itself is refused.
+    response = client.post(
+        "/jobs",
+        content=b'{"name": "n", "service": "echo", "trigger": {"type": "interval", "minutes": 5},'
+        b' "grace": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert client.get("/jobs").json()["total"] == 1
 
 
 def test_a_one_time_job(client: httpx.Client) -> None:

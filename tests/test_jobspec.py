@@ -98,11 +98,41 @@ def test_times_show_in_the_zone_asked_for(sched: tw.Scheduler) -> None:
         (spec(timeout=0), "timeout", "> 0"),
         (spec(grace=-1), "grace", ">= 0"),
         (spec(jitter="5s"), "jitter", "number of seconds"),
-        (spec(retry={"attempts": 0}), "retry", "attempts must be >= 1"),
+        (spec(retry={"attempts": 0}), "retry.attempts", "must be 1 to 1000, got 0"),
         (spec(retry={"tries": 2}), "retry.tries", "unknown field"),
         (spec(active="yes"), "active", "true or false"),
         (spec(timeout=1e300), "timeout", "too long"),
         (spec(retry={"backoff": 1e300}), "retry.backoff", "too long"),
+        *[
+            (spec(**{name: value}), name, words)
+            for name in ("grace", "jitter", "timeout")
+            for value, words in [
+                (float("nan"), "must be a finite number of seconds, got nan"),
+                (float("inf"), "must be a finite number of seconds, got inf"),
+                (float("-inf"), "must be a finite number of seconds, got -inf"),
+                (-0.5, ">= 0" if name == "grace" else "> 0"),
+                (1e300, r"1e\+300 seconds is too long: at most 1000000000"),
+                (10**30, "seconds is too long: at most 1000000000"),
+                (1_000_000_001, "seconds is too long"),
+            ]
+        ],
+        (spec(retry={"backoff": float("nan")}), "retry.backoff", "finite number"),
+        (spec(retry={"max_backoff": float("inf")}), "retry.max_backoff", "finite number"),
+        (spec(retry={"factor": float("nan")}), "retry.factor", "from 1 to 1000, got nan"),
+        (spec(retry={"factor": float("inf")}), "retry.factor", "from 1 to 1000, got inf"),
+        (spec(retry={"factor": 1e308}), "retry.factor", r"from 1 to 1000, got 1e\+308"),
+        (spec(retry={"factor": True}), "retry.factor", "must be a number, got True"),
+        (spec(retry={"factor": 0.5}), "retry.factor", "from 1 to 1000"),
+        (spec(retry={"attempts": 10**30}), "retry.attempts", "must be 1 to 1000"),
+        (spec(retry={"attempts": 1001}), "retry.attempts", "must be 1 to 1000"),
+        (spec(retry={"attempts": 3.0}), "retry.attempts", "whole number"),
+        (spec(retry={"attempts": 32, "factor": 2}), "retry", "over 1000000000: give a max"),
+        (
+            spec(retry={"attempts": 200, "factor": 2, "max_backoff": 60}),
+            "retry",
+            "too large to compute",
+        ),
+        (spec(retry={"attempts": 3, "backoff": 1e9, "factor": 1000}), "retry", "over 1000000000"),
         (spec(when="now"), "when", "unknown field"),
     ],
 )
@@ -111,6 +141,27 @@ def test_bad_specs_name_the_field(data: object, field: str, words: str) -> None:
         parse_job_spec(data)
     assert info.value.field == field
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        {"attempts": 1000, "factor": 1, "backoff": 5},
+        {"attempts": 31, "factor": 2},  # the last wait is 2**29 s, under 1e9
+        {"attempts": 40, "factor": 2, "max_backoff": 60},
+        {"attempts": 2, "factor": 1000, "backoff": 1e6},
+    ],
+)
+def test_retries_at_the_limits_are_taken(retry: dict[str, Any]) -> None:
+    parsed = parse_job_spec(spec(retry=retry))
+    assert parsed.options["retry"].attempts == retry["attempts"]
+
+
+def test_durations_at_the_limit_are_taken() -> None:
+    parsed = parse_job_spec(spec(grace=1_000_000_000, jitter=1e9, timeout=0.001))
+    assert parsed.options["grace"] == timedelta(seconds=1_000_000_000)
+    assert parsed.options["jitter"] == timedelta(seconds=1_000_000_000)
+    assert parsed.options["timeout"] == timedelta(milliseconds=1)
 
 
 def test_a_partial_spec_updates_only_what_it_gives(sched: tw.Scheduler) -> None:

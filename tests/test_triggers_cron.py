@@ -18,8 +18,9 @@ from .conftest import utc
 LONDON = ZoneInfo("Europe/London")
 
 
-def wall(times: list[datetime]) -> list[str]:
-    return [f"{t:%Y-%m-%d %H:%M:%S%z}" for t in times]
+def wall(times: list[datetime], zone: str) -> list[str]:
+    """The fire times as wall times in ``zone`` (upcoming() answers in UTC)."""
+    return [f"{t.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S%z}" for t in times]
 
 
 def test_every_five_minutes() -> None:
@@ -32,7 +33,7 @@ def test_every_five_minutes() -> None:
 
 def test_weekdays_at_nine_in_new_york() -> None:
     fires = tw.Cron("0 9 * * 1-5", tz="America/New_York").upcoming("2026-11-27 12:00", 3)
-    assert wall(fires) == [
+    assert wall(fires, "America/New_York") == [
         "2026-11-30 09:00:00-0500",
         "2026-12-01 09:00:00-0500",
         "2026-12-02 09:00:00-0500",
@@ -137,6 +138,44 @@ def test_wildcard_follows_real_time() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        tw.Cron("30 1 * * *", tz="Europe/London"),
+        tw.Cron("*/20 * * * *", tz="America/New_York"),
+        tw.Interval(minutes=45, start="2026-10-24 23:00", tz="Europe/London"),
+        tw.OneTime("2026-10-25 01:30", tz="Europe/London"),
+        tw.OneTime("2026-10-25 01:30", tz=LONDON),  # a tzinfo, not a name
+    ],
+    ids=repr,
+)
+def test_upcoming_answers_in_utc_for_every_kind(trigger: tw.Trigger) -> None:
+    fires = trigger.upcoming("2026-10-24T12:00:00Z", 5)
+    assert fires
+    assert all(f.tzinfo is UTC for f in fires)
+
+
+def test_an_ambiguous_wall_time_fire_equals_its_utc_instant() -> None:
+    # 01:30 happens twice in London on 25 October 2026; a wildcard job fires on both.
+    fires = tw.Cron("30 * * * *", tz=LONDON).upcoming("2026-10-25T01:00:00+01:00", 2)
+    assert fires == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)]
+    assert fires[1] - fires[0] == timedelta(hours=1)
+
+
+def test_explain_answers_in_utc_with_the_rule_in_wall_time() -> None:
+    cron = tw.Cron("30 2 * * *", tz="America/New_York")
+    explained = cron.explain("2026-03-07T12:00:00Z", 2)
+    assert [when for when, _ in explained] == [utc(2026, 3, 8, 7), utc(2026, 3, 9, 6, 30)]
+    assert all(when.tzinfo is UTC for when, _ in explained)
+    shown = [when.astimezone(ZoneInfo(cron.tz_name)).isoformat() for when, _ in explained]
+    assert shown == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
+    assert explained[0][1] == (
+        "02:30 does not exist (the clocks sprang forward); "
+        "it runs at the first instant after the gap"
+    )
+    assert explained[1][1] is None
+
+
 def test_start_and_end_bound_fires() -> None:
     trig = tw.Cron("0 * * * *", start="2026-01-01T05:30:00Z", end="2026-01-01T08:00:00Z")
     assert trig.upcoming("2026-01-01T00:00:00Z", 10) == [
@@ -171,6 +210,16 @@ def test_start_and_end_bound_fires() -> None:
         ("0 0 * * L", ["day-of-week", "L follows a weekday"]),
         ("0 0 1L * *", ["day-of-month", "1l"]),
         ("0 L * * *", ["hour", "'l'"]),
+        ("*,0 * * * *", ["minute", "'*,0'", "'*' cannot be listed"]),
+        ("0 5,* * * *", ["hour", "'5,*'", "'*' cannot be listed"]),
+        ("0 0 *,1 * *", ["day-of-month", "'*,1'", "'*' cannot be listed"]),
+        ("0 0 * 1,* *", ["month", "'1,*'", "'*' cannot be listed"]),
+        ("0 0 * * *,1", ["day-of-week", "'*,1'", "'*' cannot be listed"]),
+        ("0 0 * * ?,1", ["day-of-week", "'?,1'", "'?' cannot be listed"]),
+        ("0 0 * * 5#", ["day-of-week", "'5#'", "week number 1-5 after '#', got ''"]),
+        ("0 0 1,,2 * *", ["day-of-month", "'1,,2'", "'' is not a number"]),
+        ("* * * * \u00b2", ["day-of-week", "'\u00b2' is not a number"]),  # a digit to isdigit()
+        ("*/\u00b2 * * * *", ["minute", "bad step '\u00b2'"]),
     ],
 )
 def test_bad_expressions_name_the_bad_part(expr: str, needles: list[str]) -> None:
@@ -293,6 +342,36 @@ def test_property_random_text_raises_only_invalid_trigger(text: str) -> None:
     except tw.InvalidTrigger:
         return
     trig.upcoming("2026-01-01T00:00:00Z", 2)
+
+
+_JUNK_BASES = st.one_of(
+    st.sampled_from(
+        ["*", "?", "0", "1", "5", "7", "12", "24", "31", "32", "60", "L", "W", "LW", "1W",
+         "5L", "mon", "jan", "-1", "00", "99999999999999999999", "\u0663", ""]
+    ),
+    st.text(max_size=3),
+)  # fmt: skip
+_JUNK_PART = st.one_of(
+    _JUNK_BASES,
+    st.tuples(_JUNK_BASES, st.sampled_from("-/#"), _JUNK_BASES).map("".join),
+    st.tuples(_JUNK_BASES, _JUNK_BASES, _JUNK_BASES).map(lambda p: f"{p[0]}-{p[1]}/{p[2]}"),
+)
+_JUNK_FIELD = st.lists(_JUNK_PART, min_size=1, max_size=3).map(",".join)
+_FIELD_OR_JUNK = st.one_of(st.sampled_from(["*", "0", "1"]), _JUNK_FIELD)
+
+
+@settings(max_examples=1000, deadline=timedelta(seconds=2))  # generous: "returns promptly"
+@given(fields=st.lists(_FIELD_OR_JUNK, min_size=5, max_size=6))
+def test_property_junk_in_the_fields_raises_only_invalid_trigger(fields: list[str]) -> None:
+    # Five or six fields, so that the junk reaches the field parser (random
+    # text mostly has the wrong number of fields and stops at the count).
+    try:
+        trig = tw.Cron(" ".join(fields))
+    except tw.InvalidTrigger:
+        return
+    trig.upcoming("2026-01-01T00:00:00Z", 2)
+    trig.explain("2026-01-01T00:00:00Z", 2)
+    trig.describe()
 
 
 # -- day extensions, checked against the 2026 calendar ------------------------

@@ -56,10 +56,26 @@ def test_elapsed_time_across_spring_forward() -> None:
     london = ZoneInfo("Europe/London")
     trig = tw.Interval(hours=1, start="2026-03-29 00:00", tz="Europe/London")
     fires = trig.upcoming("2026-03-28T23:30:00Z", 4)
-    real = [f.astimezone(UTC) for f in fires]  # same-zone subtraction would use wall time
-    gaps = {b - a for a, b in itertools.pairwise(real)}
-    assert gaps == {timedelta(hours=1)}
     assert [f.astimezone(london).hour for f in fires] == [0, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("Europe/London", "2026-03-28 22:00"),  # the gap: 01:00-02:00 on 29 March
+        ("America/New_York", "2026-03-07 22:00"),  # 02:00-03:00 on 8 March
+        ("Australia/Lord_Howe", "2026-10-03 22:00"),  # a 30-minute gap, 02:00-02:30
+        ("Europe/London", "2026-10-24 22:00"),  # fall back: 01:00-02:00 twice
+    ],
+)
+def test_hourly_across_a_dst_change_is_one_hour_apart_as_returned(zone: str, start: str) -> None:
+    fires = tw.Interval(hours=1, start=start, tz=zone).upcoming(start, 8)
+    # No astimezone(UTC) first: upcoming() answers in UTC, so `-` is elapsed time.
+    assert [b - a for a, b in itertools.pairwise(fires)] == [timedelta(hours=1)] * 7
+    assert {f.tzinfo for f in fires} == {UTC}
+    # Shown in the zone, the wall clock jumps (or repeats) where the offset changes.
+    walls = [f.astimezone(ZoneInfo(zone)).replace(tzinfo=None) for f in fires]
+    assert {b - a for a, b in itertools.pairwise(walls)} != {timedelta(hours=1)}
 
 
 def test_elapsed_time_across_fall_back() -> None:
@@ -74,6 +90,10 @@ def test_elapsed_time_across_fall_back() -> None:
     # 00:30 and 01:30 UTC are both 01:30 wall time in London: elapsed time shows both.
     assert fires[1].astimezone(ZoneInfo("Europe/London")).hour == 1
     assert fires[3].astimezone(ZoneInfo("Europe/London")).hour == 1
+    # Returned in UTC, both passes of the repeated 01:30 equal their UTC instants
+    # (in the zone, an ambiguous wall time compares unequal to every other zone's).
+    assert fires[1] == utc(2026, 10, 25, 0, 30)
+    assert fires[3] == utc(2026, 10, 25, 1, 30)
 
 
 def test_naive_start_is_wall_time_in_tz() -> None:
@@ -88,6 +108,13 @@ def test_naive_start_is_wall_time_in_tz() -> None:
         ({"seconds": 0, "minutes": 0}, "zero"),
         ({"minutes": -5}, "positive"),
         ({"minutes": 5, "seconds": -400}, "positive"),
+        ({"seconds": 0.000001}, r"seconds=1e-06 is shorter than the minimum, 1 millisecond"),
+        ({"seconds": 0.0009}, r"seconds=0.0009 is shorter than the minimum, 1 millisecond"),
+        ({"seconds": 1e-9}, r"seconds=1e-09 is shorter than the minimum"),
+        ({"minutes": 1, "seconds": -59.9995}, "shorter than the minimum, 1 millisecond"),
+        ({"seconds": float("nan")}, "seconds must be a number, got nan"),
+        ({"seconds": float("inf")}, "too large"),
+        ({"weeks": 10**30}, "too large"),
         ({"minutes": "5"}, "minutes"),
         ({"seconds": True}, "seconds"),
         ({"minutes": 1, "repeats": 0}, "repeats"),
@@ -95,11 +122,52 @@ def test_naive_start_is_wall_time_in_tz() -> None:
         ({"minutes": 1, "tz": "Mars/Olympus"}, "Mars/Olympus"),
         ({"minutes": 1, "start": "not a date"}, "start"),
         ({"minutes": 1, "start": "2026-01-02T00:00Z", "end": "2026-01-01T00:00Z"}, "before"),
+        ({"minutes": 1, "start": "0001-01-01T00:30:00+01:00"}, "start .* is out of range"),
+        ({"minutes": 1, "end": datetime.max, "tz": "America/New_York"}, "end .* out of range"),
+        ({"minutes": 1, "start": "2026-01-01T00:00:00+25:00"}, "start .* cannot be read"),
     ],
 )
 def test_bad_input_raises_invalid_trigger_naming_the_part(kwargs: dict, needle: str) -> None:
     with pytest.raises(tw.InvalidTrigger, match=needle):
         tw.Interval(**kwargs)
+
+
+def test_one_millisecond_is_the_shortest_interval() -> None:
+    trig = tw.Interval(seconds=0.001, start="2026-01-01T00:00:00Z")
+    assert trig.interval == timedelta(milliseconds=1)
+    assert trig.upcoming("2026-01-01T00:00:00Z", 2) == [
+        utc(2026, 1, 1) + timedelta(milliseconds=1),
+        utc(2026, 1, 1) + timedelta(milliseconds=2),
+    ]
+
+
+def test_upcoming_ends_at_the_year_9999_instead_of_overflowing() -> None:
+    trig = tw.Interval(weeks=1, start="2026-01-02T12:00:00Z", tz="Pacific/Kiritimati")
+    fires = trig.upcoming("9999-12-10T12:00:00Z", 5)
+    assert [f.astimezone(UTC) for f in fires] == [
+        datetime(9999, 12, 17, 12, tzinfo=UTC),
+        datetime(9999, 12, 24, 12, tzinfo=UTC),
+        datetime(9999, 12, 31, 12, tzinfo=UTC),
+    ]
+    assert trig.next_fire(dt_to_us(fires[-1])) is None
+    assert tw.Interval(hours=1).upcoming(datetime.max.replace(tzinfo=UTC), 3) == []
+    # No end given may be spelled as the last datetime.
+    assert tw.Interval(hours=1, end=datetime.max).upcoming("9999-12-31T21:30:00Z", 5) == [
+        datetime(9999, 12, 31, 22, 30, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),
+    ]
+
+
+def test_a_grid_bound_past_the_year_9999_never_fires() -> None:
+    trig = tw.Interval(weeks=420_000)  # about 8000 years
+    bound = trig.bind(dt_to_us(utc(2026, 1, 1)))
+    assert bound.start is None
+    assert bound.first_fire(dt_to_us(utc(2026, 1, 1))) is None
+    assert bound.upcoming("2026-01-01T00:00:00Z", 3) == []
+    assert "start" not in bound.to_dict()
+    assert bound.describe() == "every 420000 weeks"
+    with pytest.raises(tw.InvalidTrigger, match="too large"):
+        tw.Interval(weeks=530_000)  # longer than the years 1 to 9999
 
 
 def test_invalid_trigger_is_a_value_error() -> None:
@@ -129,7 +197,7 @@ def test_round_trips_through_plain_data() -> None:
 # -- properties ---------------------------------------------------------------
 _BASE = dt_to_us(utc(2026, 1, 1))
 instants = st.integers(min_value=_BASE - 10**14, max_value=_BASE + 10**14)
-steps = st.integers(min_value=1, max_value=10**12)  # 1 us .. ~11.6 days
+steps = st.integers(min_value=1_000, max_value=10**12)  # 1 ms (the minimum) .. ~11.6 days
 
 
 def _dt(us: int) -> datetime:

@@ -78,3 +78,12 @@ def test_round_trip_keeps_instant() -> None:
     again = trigger_from_dict(trig.to_dict())
     assert again.upcoming("2026-01-01T00:00:00Z") == trig.upcoming("2026-01-01T00:00:00Z")
     assert again.at - trig.at == timedelta(0)
+
+
+def test_an_ambiguous_wall_time_equals_its_utc_instant() -> None:
+    # 01:30 on 25 October 2026 happens twice in London: 00:30 UTC, then 01:30 UTC.
+    first = tw.OneTime(datetime(2026, 10, 25, 1, 30), tz="Europe/London")
+    second = tw.OneTime(datetime(2026, 10, 25, 1, 30, fold=1), tz="Europe/London")
+    assert first.upcoming("2026-10-01T00:00:00Z") == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
+    assert second.upcoming("2026-10-01T00:00:00Z") == [datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]
+    assert first.upcoming("2026-10-01T00:00:00Z")[0].tzinfo is UTC

@@ -52,7 +52,7 @@ def _zone(name: str | None) -> tzinfo:
 def _when(us_value: int | None, zone: tzinfo) -> str:
     if us_value is None:
         return "-"
-    return us_to_dt(us_value).astimezone(zone).isoformat(sep=" ", timespec="seconds")
+    return us_to_dt(us_value, zone).isoformat(sep=" ", timespec="seconds")
 
 
 def _open_store(url: str | None, prefix: str) -> Any:
@@ -259,6 +259,7 @@ def _outcome(run: Any) -> str | None:
 
 def cmd_next(args: argparse.Namespace, out: TextIO) -> int:
     from ._exceptions import InvalidTrigger
+    from ._time import dt_to_us, parse_instant
     from .triggers import Cron, Interval
 
     zone = _zone(args.tz)
@@ -266,12 +267,10 @@ def cmd_next(args: argparse.Namespace, out: TextIO) -> int:
     if args.count < 1 or args.count > 1000:
         raise UsageError("--count must be 1 to 1000")
     after: Any = datetime.now(UTC)
-    if args.after:
-        from ._time import parse_instant
-
+    if args.after is not None:
         try:
             after = us_to_dt(parse_instant(args.after, zone, what="--after"))
-        except Exception as exc:
+        except InvalidTrigger as exc:
             raise UsageError(str(exc)) from None
     interval = parse_interval(args.expr)
     try:
@@ -284,9 +283,14 @@ def cmd_next(args: argparse.Namespace, out: TextIO) -> int:
             fires = trigger.explain(after, args.count)
     except InvalidTrigger as exc:
         raise UsageError(f"{args.expr!r}: {exc}") from None
+    if not fires:  # only near the end of time: every expression that parses matches again
+        raise UsageError(
+            f"{args.expr!r} has no fire time after {_when(dt_to_us(after), zone)} "
+            "(times run out near the year 9999)"
+        )
     print(f"{trigger.describe()}; times in {zone_name}", file=out)
     for fire, rule in fires:
-        local = fire.astimezone(zone)
+        local = us_to_dt(dt_to_us(fire), zone)  # in UTC where the zone would pass the year 9999
         line = f"{local.isoformat(sep=' ')}  {local:%a}"
         if rule:
             line += f"  [{rule}]"

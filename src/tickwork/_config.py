@@ -138,7 +138,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
     Raises:
         ConfigError: the file cannot be read or a part of it is wrong; the
-            message names the file and the part (``jobs[2].trigger``).
+            message names the file and the part (``jobs[2] ('sync').trigger``).
     """
     env = os.environ if env is None else env
     where = os.fspath(path)
@@ -174,7 +174,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         try:
             spec = parse_job_spec(item)
         except SpecError as exc:
-            raise ConfigError(f"{where}: {label}.{exc.field}: {exc.detail}") from None
+            raise ConfigError(f"{where}: {label}{_named(item)}.{exc.field}: {exc.detail}") from None
         assert spec.name is not None
         assert spec.service is not None
         assert spec.trigger is not None
@@ -191,6 +191,12 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         except (LookupError, ValueError, TypeError, OverflowError) as exc:
             raise ConfigError(f"{where}: {label} ({spec.name!r}): {exc}") from None
     return sched
+
+
+def _named(item: object) -> str:
+    """`` ('name')`` for a job table that names itself, so a message finds it."""
+    name = item.get("name") if isinstance(item, Mapping) else None
+    return f" ({name!r})" if isinstance(name, str) and name.strip() else ""
 
 
 def _list(where: str, key: str, value: object) -> list[Any]:

@@ -12,11 +12,13 @@ Triggers: ``{"type": "interval", "weeks"|"days"|"hours"|"minutes"|"seconds": n,
 "start": ..., "end": ..., "repeats": n, "tz": ...}``, ``{"type": "cron",
 "expr": "*/5 * * * *", "tz": ..., "start": ..., "end": ...}``, ``{"type":
 "onetime", "at": "2026-12-01 09:00", "tz": ...}``. Durations are
-seconds. Errors are ``ValueError`` (``InvalidTrigger`` for a trigger) naming the field.
+seconds, finite and at most :data:`MAX_SECONDS`. Errors are ``ValueError``
+(``InvalidTrigger`` for a trigger) naming the field.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -27,7 +29,24 @@ from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Job, Retry, Run
 from ._time import us_to_dt
 from .triggers import Trigger, trigger_from_dict
 
-__all__ = ["JobSpec", "SpecError", "job_to_data", "parse_job_spec", "run_to_data"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_FACTOR",
+    "MAX_SECONDS",
+    "JobSpec",
+    "SpecError",
+    "job_to_data",
+    "parse_job_spec",
+    "run_to_data",
+]
+
+#: The longest duration a spec may give (about 31.7 years): beyond any real
+#: grace, jitter, timeout or backoff, and far enough from what a datetime or a
+#: store's 64-bit integer holds that adding it to a time stays representable.
+MAX_SECONDS = 1_000_000_000
+#: The most retry attempts, and the largest backoff factor, a spec may give.
+MAX_ATTEMPTS = 1000
+MAX_FACTOR = 1000
 
 _FIELDS = {
     "name",
@@ -156,12 +175,15 @@ def _seconds(name: str, value: object, *, allow_zero: bool = False) -> timedelta
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(name, f"must be a number of seconds or null, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(name, f"must be a finite number of seconds, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise SpecError(name, f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
-    try:
-        return timedelta(seconds=value)
-    except OverflowError:
-        raise SpecError(name, f"{value!r} seconds is too long") from None
+    if value > MAX_SECONDS:
+        raise SpecError(
+            name, f"{value!r} seconds is too long: at most {MAX_SECONDS} (about 31 years)"
+        )
+    return timedelta(seconds=value)
 
 
 def _retry(value: object) -> Retry | None:
@@ -174,20 +196,57 @@ def _retry(value: object) -> Retry | None:
         raise SpecError(f"retry.{unknown[0]}", "unknown field")
     kwargs: dict[str, Any] = {}
     if "attempts" in value:
-        kwargs["attempts"] = value["attempts"]
+        attempts = value["attempts"]
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise SpecError("retry.attempts", f"must be a whole number, got {attempts!r}")
+        if not 1 <= attempts <= MAX_ATTEMPTS:
+            raise SpecError("retry.attempts", f"must be 1 to {MAX_ATTEMPTS}, got {attempts!r}")
+        kwargs["attempts"] = attempts
     if "backoff" in value:
         backoff = _seconds("retry.backoff", value["backoff"], allow_zero=True)
         if backoff is None:
             raise SpecError("retry.backoff", "must be a number of seconds")
         kwargs["backoff"] = backoff
     if "factor" in value:
-        kwargs["factor"] = value["factor"]
+        factor = value["factor"]
+        if isinstance(factor, bool) or not isinstance(factor, int | float):
+            raise SpecError("retry.factor", f"must be a number, got {factor!r}")
+        if not (math.isfinite(factor) and 1 <= factor <= MAX_FACTOR):
+            raise SpecError(
+                "retry.factor", f"must be a number from 1 to {MAX_FACTOR}, got {factor!r}"
+            )
+        kwargs["factor"] = factor
     if "max_backoff" in value:
         kwargs["max_backoff"] = _seconds("retry.max_backoff", value["max_backoff"], allow_zero=True)
     try:
-        return Retry(**kwargs)
+        retry = Retry(**kwargs)
     except ValueError as exc:
         raise SpecError("retry", str(exc)) from None
+    _check_longest_wait(retry)
+    return retry
+
+
+def _check_longest_wait(retry: Retry) -> None:
+    """The wait before the last attempt is the longest (the factor is >= 1): it
+    must be computable and at most MAX_SECONDS, or that retry could not be made."""
+    if retry.attempts < 2:
+        return
+    last = retry.attempts - 1
+    wait = f"the wait before attempt {retry.attempts}, backoff x factor^{last - 1}"
+    try:
+        longest = retry.delay_us(last)
+    except OverflowError:
+        raise SpecError(
+            "retry",
+            f"{wait}, is too large to compute (max_backoff caps it only after): "
+            "give a smaller factor or fewer attempts",
+        ) from None
+    if longest > MAX_SECONDS * 1_000_000:
+        raise SpecError(
+            "retry",
+            f"{wait}, is {longest / 1_000_000:.4g} seconds, over {MAX_SECONDS}: "
+            "give a max_backoff, a smaller factor or fewer attempts",
+        )
 
 
 def _iso(us_value: int | None, tz: tzinfo | None) -> str | None:

@@ -430,9 +430,7 @@ class Scheduler:
         ``include_done``, of the done ones too."""
         with self._lock:
             found = (self._jobs[name] for name in sorted(self._jobs))
-            return [
-                self._snapshot(job) for job in found if include_done or job.status != "done"
-            ]
+            return [self._snapshot(job) for job in found if include_done or job.status != "done"]
 
     def jobs_page(
         self, offset: int, limit: int, *, text: str = "", active: bool | None = None

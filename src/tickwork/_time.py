@@ -18,6 +18,8 @@ from ._exceptions import InvalidTrigger
 
 __all__ = [
     "EPOCH",
+    "MAX_US",
+    "MIN_US",
     "US_PER_SECOND",
     "dt_to_us",
     "get_zone",
@@ -30,6 +32,9 @@ __all__ = [
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_SECOND = 1_000_000
 _ONE_US = timedelta(microseconds=1)
+#: The first and last instants a datetime can hold (years 1 and 9999, UTC).
+MIN_US = -62_135_596_800_000_000
+MAX_US = 253_402_300_799_999_999
 
 
 @lru_cache(maxsize=512)
@@ -72,9 +77,22 @@ def dt_to_us(value: datetime) -> int:
 
 
 def us_to_dt(value: int, zone: tzinfo = UTC) -> datetime:
-    """The aware datetime for an instant, in ``zone`` (UTC by default)."""
+    """The aware datetime for an instant, in ``zone`` (UTC by default).
+
+    Within a day of the first or last instant (:data:`MIN_US`, :data:`MAX_US`)
+    the zone's offset can push the wall time out of datetime's range; then
+    the same instant comes back in UTC, rather than an error.
+
+    Raises:
+        OverflowError: the instant is outside ``MIN_US`` .. ``MAX_US``.
+    """
     dt = EPOCH + timedelta(microseconds=value)
-    return dt if zone is UTC else dt.astimezone(zone)
+    if zone is UTC:
+        return dt
+    try:
+        return dt.astimezone(zone)
+    except OverflowError:
+        return dt
 
 
 def td_to_us(value: timedelta) -> int:
@@ -128,14 +146,34 @@ def parse_instant(value: object, zone: tzinfo, *, what: str) -> int:
 
     Raises:
         InvalidTrigger: the value is neither a datetime nor a parseable string,
-            or names a wall time that does not exist in ``zone``.
+            names a wall time that does not exist in ``zone``, or lies outside
+            the years 1 to 9999 in UTC.
     """
+    text = value
     if isinstance(value, str):
         value = _parse_text(value, what)
     if not isinstance(value, datetime):
         raise InvalidTrigger(
             f"{what} must be a datetime or an ISO 8601 string, got {type(value).__name__}"
         )
-    if value.tzinfo is None or value.utcoffset() is None:
-        return local_to_us(value, zone, what=what)
-    return dt_to_us(value)
+    out_of_range = InvalidTrigger(
+        f"{what} {_shown(text)} is out of range: in UTC it falls outside the years 1 to 9999"
+    )
+    try:
+        if value.tzinfo is None or value.utcoffset() is None:
+            instant = local_to_us(value, zone, what=what)
+        else:
+            instant = dt_to_us(value)
+    except OverflowError:  # the zone's offset takes it past datetime's range
+        raise out_of_range from None
+    except InvalidTrigger:
+        raise
+    except ValueError as exc:  # a tzinfo whose offset datetime refuses (+25:00)
+        raise InvalidTrigger(f"{what} {_shown(text)} cannot be read: {exc}") from None
+    if not MIN_US <= instant <= MAX_US:
+        raise out_of_range
+    return instant
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .._jobspec import MAX_ATTEMPTS, MAX_FACTOR, MAX_SECONDS
+
 __all__ = ["openapi_document"]
 
 _JSON = "application/json"
@@ -435,10 +437,16 @@ _PATHS: dict[str, Any] = {
     },
 }
 
-_DURATION = {"type": ["number", "null"], "minimum": 0, "description": "Seconds, or null."}
+_DURATION = {
+    "type": ["number", "null"],
+    "minimum": 0,
+    "maximum": MAX_SECONDS,
+    "description": "Seconds, or null.",
+}
 _POSITIVE_DURATION = {
     "type": ["number", "null"],
     "exclusiveMinimum": 0,
+    "maximum": MAX_SECONDS,
     "description": "Seconds, or null.",
 }
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -556,9 +564,9 @@ _SCHEMAS: dict[str, Any] = {
     "Retry": {
         "type": "object",
         "properties": {
-            "attempts": {"type": "integer", "minimum": 1},
-            "backoff": {"type": "number", "minimum": 0},
-            "factor": {"type": "number", "minimum": 1},
+            "attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+            "backoff": {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+            "factor": {"type": "number", "minimum": 1, "maximum": MAX_FACTOR},
             "max_backoff": _DURATION,
         },
         "additionalProperties": False,

@@ -988,11 +988,12 @@ def _spec_errors() -> Iterator[None]:
 
 
 def _check_representable(trigger: Trigger, sched: Scheduler) -> None:
-    """A trigger whose next fire time lies past the year 9999 cannot be shown."""
-    try:
-        trigger.upcoming(sched.clock.now(), 1)
-    except OverflowError:
-        raise SpecError("trigger", "its next fire time is past the year 9999") from None
+    """Refuse a trigger that would never fire because its first fire time lies
+    past the year 9999 (an ``end`` that leaves it none is the caller's to give)."""
+    now = sched.clock.now_us()
+    unbounded = getattr(trigger, "end_us", None) is None
+    if unbounded and trigger.for_job(now, sched.tz).first_fire(now) is None:
+        raise SpecError("trigger", "it never fires: its first fire time is past the year 9999")
 
 
 def _job_data(job: Job, zone: tzinfo) -> dict[str, Any]:
@@ -1056,36 +1057,22 @@ def _dst_rule(trigger: Trigger, at_us: int, before_us: int) -> str | None:
 
 def _time_item(when: datetime, rule: str | None, zone: tzinfo) -> dict[str, Any]:
     """A fire time as the answers show it: in ``zone``, in UTC, and its DST rule."""
-    try:
-        shown = when.astimezone(zone)
-    except OverflowError:
-        shown = when
-    return {"at": shown.isoformat(), "utc": us_to_dt(dt_to_us(when)).isoformat(), "dst": rule}
+    instant = dt_to_us(when)
+    shown = us_to_dt(instant, zone)  # in UTC where the zone would pass the year 9999
+    return {"at": shown.isoformat(), "utc": us_to_dt(instant).isoformat(), "dst": rule}
 
 
 def _fire_times(trigger: Trigger, after_us: int, count: int, zone: tzinfo) -> list[dict[str, Any]]:
     """The next ``count`` fire times after an instant, each with the DST rule
-    that shaped it (a Cron's ``explain``), shown in ``zone``."""
+    that shaped it (a Cron's ``explain``), shown in ``zone``. The triggers
+    answer in UTC; the list ends where the times pass the year 9999."""
     after = us_to_dt(after_us)
     explain = getattr(trigger, "explain", None)
-    try:
-        pairs: list[tuple[datetime, str | None]] = (
-            explain(after, count)
-            if callable(explain)
-            else [(when, None) for when in trigger.upcoming(after, count)]
-        )
-    except OverflowError:  # past the year 9999: as many as there are, one by one
-        pairs = []
-        at = after
-        for _ in range(count):
-            try:
-                found = trigger.upcoming(at, 1)
-            except OverflowError:
-                break
-            if not found:
-                break
-            pairs.append((found[0], None))
-            at = found[0]
+    pairs: list[tuple[datetime, str | None]] = (
+        explain(after, count)
+        if callable(explain)
+        else [(when, None) for when in trigger.upcoming(after, count)]
+    )
     return [_time_item(when, rule, zone) for when, rule in pairs]
 
 

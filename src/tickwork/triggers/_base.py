@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import Any, ClassVar, Self
 
 from .._exceptions import InvalidTrigger
-from .._time import get_zone, parse_instant, us_to_dt, zone_name
+from .._time import MAX_US, get_zone, parse_instant, us_to_dt, zone_name
 
 __all__ = ["Trigger"]
 
@@ -119,10 +119,15 @@ class Trigger(ABC):
         return type(self)(**args)
 
     def upcoming(self, after: datetime | str, count: int = 1) -> list[datetime]:
-        """The next ``count`` fire times strictly after ``after``.
+        """The next ``count`` fire times strictly after ``after``, as aware UTC
+        datetimes (``tzinfo`` is ``datetime.UTC``, as ``Run.scheduled_for``), so
+        that ``==`` and ``-`` compare instants: in the trigger's zone, Python
+        would compare and subtract wall times. Show them in the zone with
+        ``fire.astimezone(ZoneInfo(trigger.tz_name))``.
 
         Naive datetimes and strings are read in the trigger's zone. The list
-        is shorter (or empty) when the trigger is exhausted.
+        is shorter (or empty) when the trigger is exhausted, or its next fire
+        would come after the last instant a datetime holds (the year 9999).
 
         Raises:
             InvalidTrigger: ``after`` cannot be read as an instant.
@@ -134,11 +139,11 @@ class Trigger(ABC):
         times: list[datetime] = []
         for _ in range(count):
             nxt = self.next_fire(at)
-            if nxt is None:
+            if nxt is None or nxt > MAX_US:
                 break
             if nxt <= at:  # a broken subclass must not loop forever
                 raise RuntimeError(f"{type(self).__name__} returned a time not after {at}")
-            times.append(us_to_dt(nxt, self.tz))
+            times.append(us_to_dt(nxt))
             at = nxt
         return times
 

@@ -108,8 +108,9 @@ class Cron(Trigger):
         return nxt
 
     def explain(self, after: datetime | str, count: int = 1) -> list[tuple[datetime, str | None]]:
-        """:meth:`upcoming`, with the DST rule that shaped each fire: a short
-        sentence, or None where no rule applied.
+        """:meth:`upcoming` (UTC datetimes), with the DST rule that shaped each
+        fire: a short sentence about the wall times in the trigger's zone, or
+        None where no rule applied.
 
         Raises:
             InvalidTrigger: ``after`` cannot be read as an instant.

@@ -332,6 +332,11 @@ def _values(items: list[Any], low: int, high: int) -> list[int]:
     return sorted({int(v) for v in items})
 
 
+def _digits(text: str) -> bool:
+    # ASCII only: str.isdigit() is true of '²' and '٣', which int() refuses or cron does not mean.
+    return text.isascii() and text.isdigit()
+
+
 def _diagnose(fields: list[str]) -> str | None:
     """Name the field and value croniter refused, for a readable message."""
     for name, field in zip(FIELDS, fields, strict=True):
@@ -339,13 +344,18 @@ def _diagnose(fields: list[str]) -> str | None:
         names = _NAMES.get(name, {})
         for part in field.lower().split(","):
             base, _, step = part.partition("/")
-            if step and (not step.isdigit() or int(step) == 0):
+            if step and (not _digits(step) or int(step) == 0):
                 return f"{name} field {field!r}: bad step {step!r}"
             if name == "day-of-week" and "#" in base:
                 day, _, nth = base.partition("#")
-                if not (day in names or (day.isdigit() and int(day) <= 7)):
+                if not (day in names or (_digits(day) and int(day) <= 7)):
                     return f"day-of-week field {field!r}: {day!r} in {part!r} is not a weekday"
-                if not (nth.isdigit() and 1 <= int(nth) <= 5):
+                if not _digits(nth):
+                    return (
+                        f"day-of-week field {field!r}: {part!r} needs a week number 1-5 "
+                        f"after '#', got {nth!r}"
+                    )
+                if not 1 <= int(nth) <= 5:
                     return f"day-of-week field {field!r}: {part!r} asks for week {nth}, not 1-5"
                 continue
             if base == "l" and name == "day-of-week":
@@ -359,11 +369,27 @@ def _diagnose(fields: list[str]) -> str | None:
             for bound in base.split("-"):
                 if bound in names:
                     continue
-                if not bound.isdigit():
+                if not _digits(bound):
                     return f"{name} field {field!r}: {bound!r} is not a number or name"
                 if not low <= int(bound) <= high:
                     return f"{name} field {field!r}: {bound} is out of range {low}-{high}"
     return None
+
+
+def _check_lists(fields: list[str]) -> None:
+    """Refuse ``*`` (or ``?``) as one value of a list such as ``*,0``: croniter
+    expands it to a mix of ``'*'`` and numbers that means neither "every" nor
+    the numbers, and a list that holds "every" already is "every"."""
+    for name, field in zip(FIELDS, fields, strict=True):
+        parts = field.split(",")
+        if len(parts) < 2:
+            continue
+        for part in parts:
+            if part in ("*", "?"):
+                raise InvalidTrigger(
+                    f"{name} field {field!r}: {part!r} cannot be listed with other values "
+                    "(alone it already means every value)"
+                )
 
 
 _REFERENCE_DAY = date(2000, 1, 1).toordinal() - _EPOCH_ORDINAL
@@ -392,6 +418,7 @@ def parse(expr: str) -> tuple[Spec, str]:
             f"a cron expression has 5 fields (minute hour day-of-month month day-of-week) "
             f"or 6 (seconds first), got {len(fields)} in {expr!r}"
         )
+    _check_lists(fields)
     spec = Spec(fields, expr)
     if spec.next_day(_REFERENCE_DAY, _REFERENCE_DAY + 400 * 366) is None:
         raise InvalidTrigger(f"cron expression {expr!r} never matches any date")

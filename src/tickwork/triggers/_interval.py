@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .._exceptions import InvalidTrigger
-from .._time import td_to_us, us_to_dt
+from .._time import MAX_US, MIN_US, td_to_us, us_to_dt
 from ._base import Trigger, check_count
 
 __all__ = ["Interval"]
@@ -18,6 +18,9 @@ _UNIT_US = (
     ("minutes", 60_000_000),
     ("seconds", 1_000_000),
 )
+# The shortest interval: shorter ones fire faster than a scheduler can run a
+# job and record it, so every fire would be late and the loop would never rest.
+MIN_STEP_US = 1_000
 
 
 class Interval(Trigger):
@@ -38,9 +41,9 @@ class Interval(Trigger):
             scheduler's zone, UTC when used alone).
 
     Raises:
-        InvalidTrigger: all units are zero, the total is negative, a unit is
-            not a number, ``end`` is before ``start``, ``repeats`` < 1, or the
-            zone is unknown.
+        InvalidTrigger: all units are zero, the total is negative or under
+            1 millisecond, a unit is not a number, ``end`` is before ``start``,
+            ``repeats`` < 1, or the zone is unknown.
     """
 
     __slots__ = ("_end_raw", "_start_raw", "end_us", "repeats", "start_us", "step_us")
@@ -65,7 +68,7 @@ class Interval(Trigger):
             step = ((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds) * 1_000_000
         else:
             step = _step_us(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-        if step == 0:
+        if step == 0 and not any((weeks, days, hours, minutes, seconds)):
             raise InvalidTrigger(
                 "an interval needs a non-zero length: all of weeks, days, hours, "
                 "minutes and seconds are zero"
@@ -74,6 +77,12 @@ class Interval(Trigger):
             raise InvalidTrigger(
                 f"an interval must be positive, got {timedelta(microseconds=step)}"
             )
+        if step < MIN_STEP_US:
+            units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
+            given = ", ".join(f"{k}={v!r}" for k, v in {**units, "seconds": seconds}.items() if v)
+            raise InvalidTrigger(f"the interval {given} is shorter than the minimum, 1 millisecond")
+        if step > _MAX_STEP_US:
+            raise InvalidTrigger("the interval is too large: longer than the years 1 to 9999")
         # Jobs mostly share a few intervals: one int object each, not one per job.
         self.step_us = _STEPS.setdefault(step, step) if len(_STEPS) < 4096 else step
         self._start_raw = start
@@ -87,7 +96,9 @@ class Interval(Trigger):
 
     @property
     def start(self) -> datetime | None:
-        return None if self.start_us is None else us_to_dt(self.start_us, self.tz)
+        start = self.start_us
+        # A grid bound past the year 9999 (a long interval added late) never fires.
+        return None if start is None or start > MAX_US else us_to_dt(start, self.tz)
 
     @property
     def end(self) -> datetime | None:
@@ -103,8 +114,8 @@ class Interval(Trigger):
         else:
             nxt = start + ((after_us - start) // step + 1) * step
         end = self.end_us
-        if end is not None and nxt > end:
-            return None
+        if (end is not None and nxt > end) or nxt > MAX_US:
+            return None  # past the end, or past the year 9999: no more fires
         return nxt
 
     def first_fire(self, added_us: int) -> int | None:
@@ -174,11 +185,15 @@ class Interval(Trigger):
 
 
 _STEPS: dict[int, int] = {}
+# Longer than the span of datetime (years 1 to 9999), an interval cannot fire twice.
+_MAX_STEP_US = MAX_US - MIN_US
 
 
 def _step_us(**units: Any) -> int:
     for unit, value in units.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
+        if value != value:  # NaN: timedelta would raise a bare ValueError
             raise InvalidTrigger(f"{unit} must be a number, got {value!r}")
     try:
         return td_to_us(timedelta(**units))
