@@ -785,8 +785,16 @@ def test_jobs_execute_pause_resume_history_on_a_running_scheduler(
         paused = tickwork("pause", "tick", "--store", store)
         assert paused.returncode == 0, paused.stderr
         assert paused.stdout == "paused 'tick'\n"
-        time.sleep(0.75)  # the scheduler follows within ~0.25 s; a run in flight lands
-        settled = len(scheduled_runs(store, "tick"))
+        # The scheduler follows within ~0.25 s, later on a loaded machine, and
+        # a run in flight lands: settled once no run came for 1.5 s (the job
+        # fires every second).
+        settled, quiet_since = len(scheduled_runs(store, "tick")), time.monotonic()
+        give_up = quiet_since + 20
+        while time.monotonic() - quiet_since < 1.5:
+            assert time.monotonic() < give_up, "the paused job still fires"
+            time.sleep(0.25)
+            if (now_seen := len(scheduled_runs(store, "tick"))) != settled:
+                settled, quiet_since = now_seen, time.monotonic()
         window = time.monotonic() + 2.0  # two fire times of a job that runs every second
         shown_paused = tickwork("jobs", "--store", store)
         assert re.search(r"^tick +echo +every 1 second +paused +- +ok$", shown_paused.stdout, re.M)

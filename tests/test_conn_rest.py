@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 import tickwork as tw
 from tickwork.testing.servers import free_port
 
-from ._http_source import SLOW_SECONDS, TEXT, HTTPSource
+from ._http_source import TEXT, HTTPSource
 from .helpers import wait_for
 
 
@@ -210,10 +209,10 @@ def test_error_statuses_are_answers_not_errors(
 # -- failures ------------------------------------------------------------------------
 def test_a_timeout_raises_rest_timeout(app: tw.App, server: HTTPSource) -> None:
     app.connections.add_rest("slow src", address=server.url, path="/slow", timeout=0.2)
-    started = time.monotonic()
+    # The source answers after half a second: a RESTTimeout at all shows the
+    # 0.2 s timeout cut the call short (timing it would fail on a loaded machine).
     with pytest.raises(tw.RESTTimeout) as info:
         call(app, conn="slow src", params={"token": "query-secret"})
-    assert time.monotonic() - started < SLOW_SECONDS
     error = info.value
     assert isinstance(error, TimeoutError)
     assert isinstance(error, tw.RESTError)
@@ -508,7 +507,7 @@ def test_calls_on_one_connection_share_one_tcp_connection(src: tw.App, server: H
     assert len(ports) == 1
     assert server.closed_ports == []
     src.close()  # closes the pooled socket; the next call opens another
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
     call(src)
     assert server.seen[-1].port not in ports
 
@@ -531,7 +530,7 @@ def test_an_async_service_calls_with_await(src: tw.App, server: HTTPSource) -> N
     assert [s.header("X-Correlation-ID") for s in server.seen] == [cid] * 3
     assert len({s.port for s in server.seen}) == 1  # pooled within the run
     # The run's loop ends with invoke, and its client's socket with it.
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
 
 
 @pytest.mark.parametrize(
@@ -574,7 +573,7 @@ def test_an_async_job_on_the_asyncio_executor(
         runs: list[tw.Run] = []
         for _ in range(2):  # one at a time: an overlapping fire would be skipped
             [run] = sched.advance(minutes=1)
-            wait_for(lambda run=run: run.outcome is not None, timeout=2)
+            wait_for(lambda run=run: run.outcome is not None)
             runs.append(run)
         assert [r.outcome for r in runs] == ["ok", "ok"]
         sent = sorted(s.header("X-Correlation-ID") or "" for s in server.seen)
@@ -583,7 +582,7 @@ def test_an_async_job_on_the_asyncio_executor(
         assert len({s.port for s in server.seen}) == 1  # one loop, one pooled client
     finally:
         sched.shutdown()
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
 
 
 def test_an_async_job_inline_then_shutdown_then_close(
@@ -596,7 +595,7 @@ def test_an_async_job_inline_then_shutdown_then_close(
     assert server.seen[0].header("X-Correlation-ID") == run.cid
     sched.shutdown()
     src.close()
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
 
 
 @pytest.mark.parametrize("executor", [tw.InlineExecutor, tw.ThreadExecutor])
@@ -608,11 +607,11 @@ def test_closing_the_app_before_the_scheduler_closes_async_sockets(
     sched = tw.Scheduler(src, clock=clock, executor=executor())
     sched.add_job("sync", "acall", tw.Interval(minutes=1))
     [run] = sched.advance(minutes=1)
-    wait_for(lambda: run.outcome is not None, timeout=2)
+    wait_for(lambda: run.outcome is not None)
     assert run.outcome == "ok"
     src.close()
     sched.shutdown()
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=1)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
 
 
 # -- changing connections while in use -----------------------------------------------
@@ -634,7 +633,7 @@ def _in_background(app: tw.App) -> tuple[threading.Thread, list[Any]]:
 def test_replacing_a_connection_in_use(app: tw.App, server: HTTPSource) -> None:
     old = app.connections.add_rest("src", address=server.url, path="/gate")
     thread, result = _in_background(app)
-    wait_for(lambda: len(server.seen) == 1, timeout=2)
+    wait_for(lambda: len(server.seen) == 1)
     new = app.connections.add_rest("src", address=server.url, path="/v2", replace=True)
     assert app.connections.rest("src") is new
     assert call(app).json()["path"] == "/v2"  # the next lookup sees the new one
@@ -643,7 +642,7 @@ def test_replacing_a_connection_in_use(app: tw.App, server: HTTPSource) -> None:
     [(_cid, response)] = result
     assert response.json()["path"] == "/gate"  # the call in flight completed
     # The old one's pooled socket closes once its call is done ...
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
     # ... and a call still made on it is answered.
     assert old.request("GET").json()["path"] == "/gate"
 
@@ -652,7 +651,7 @@ def test_removing_a_connection_in_use(app: tw.App, server: HTTPSource) -> None:
     app.connections.add_rest("src", address=server.url, path="/gate")
     app.connections.add_rest("other", address=server.url)
     thread, result = _in_background(app)
-    wait_for(lambda: len(server.seen) == 1, timeout=2)
+    wait_for(lambda: len(server.seen) == 1)
     app.connections.remove_rest("src")
     with pytest.raises(tw.ConnectionNotFound) as info:
         call(app)
@@ -669,7 +668,7 @@ def test_removing_a_connection_in_use(app: tw.App, server: HTTPSource) -> None:
     [(_cid, response)] = result
     assert response.status_code == 200
     assert app.connections.names()["rest"] == ["other"]
-    wait_for(lambda: server.seen[0].port in server.closed_ports, timeout=2)
+    wait_for(lambda: server.seen[0].port in server.closed_ports)
 
 
 def test_a_service_looking_up_an_unknown_name(app: tw.App) -> None:

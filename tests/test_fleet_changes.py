@@ -75,21 +75,19 @@ def test_pause_resume_update_remove_through_the_other(pair: list[tw.Scheduler]) 
     wait_for(lambda: len(runs_of(calls, name)) >= 2, timeout=5)
 
     a.pause_job(name)
-    time.sleep(0.6)  # the change reaches b within its feed's wait
+    wait_for(lambda: b.get_job(name).active is False, timeout=10)  # the change reached b
     paused_at = len(runs_of(calls, name))
     time.sleep(0.8)
     assert len(runs_of(calls, name)) <= paused_at + 1  # a fire may have been under way
-    assert b.get_job(name).active is False
 
     a.resume_job(name)
     wait_for(lambda: len(runs_of(calls, name)) >= paused_at + 3, timeout=5)
 
     a.update_job(name, trigger=tw.Interval(hours=1))
-    time.sleep(0.6)
+    wait_for(lambda: b.get_job(name).trigger.describe() == "every 1 hour", timeout=10)
     updated_at = len(runs_of(calls, name))
     time.sleep(0.8)
     assert len(runs_of(calls, name)) <= updated_at + 1
-    assert b.get_job(name).trigger.describe() == "every 1 hour"
 
     a.remove_job(name)
     wait_for(lambda: name not in {j.name for j in b.jobs()}, timeout=5)

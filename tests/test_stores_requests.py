@@ -115,13 +115,15 @@ def test_pause_and_resume_through_the_store_reach_the_running_scheduler(store_ur
         while sched.get_job("tick").active and time.monotonic() < deadline:
             time.sleep(0.02)
         assert sched.get_job("tick").active is False
-        time.sleep(0.3)  # a fire already handed out may still finish
         count = len(fired)
-        time.sleep(0.8)
-        assert len(fired) == count  # paused: nothing more
+        time.sleep(1.1)  # five periods of the job
+        # Paused: nothing more but a fire handed out before the pause landed,
+        # however late a loaded machine lets it run (one at most: overlap="skip").
+        assert len(fired) <= count + 1
         resumed = admin.resume("tick")
         assert resumed.active
         assert resumed.next_fire_us is not None
+        count = len(fired)
         deadline = time.monotonic() + 10
         while len(fired) == count and time.monotonic() < deadline:
             time.sleep(0.02)

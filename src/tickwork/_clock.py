@@ -53,7 +53,17 @@ class Clock(ABC):
 
 
 class SystemClock(Clock):
-    """The real wall clock (UTC)."""
+    """The real wall clock (UTC).
+
+    A wait for a deadline sleeps in slices of at most :attr:`wall_check`
+    seconds and reads the wall clock after each one: a timed sleep runs on
+    the monotonic clock, so without the slices a wall-clock step forward (an
+    NTP step, a resume from suspend) would delay the fires by the size of
+    the step. The cost is one wake-up per slice while a deadline is pending.
+    """
+
+    wall_check: float = 1.0
+    """The longest sleep between two readings of the wall clock, in seconds."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -63,11 +73,12 @@ class SystemClock(Clock):
 
     def wait(self, cond: threading.Condition, deadline_us: int | None) -> None:
         if deadline_us is None:
-            cond.wait()
+            cond.wait()  # nothing due: only a notification can change that
             return
-        delay = (deadline_us - self.now_us()) / US_PER_SECOND
-        if delay > 0:
-            cond.wait(delay)
+        while True:
+            delay = (deadline_us - self.now_us()) / US_PER_SECOND
+            if delay <= 0 or cond.wait(min(delay, self.wall_check)):
+                return
 
     def __repr__(self) -> str:
         return "SystemClock()"

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from ._app import App
+from ._clock import Clock, FakeClock
 from ._model import Event, Retry
 from ._scheduler import Scheduler
 from ._service import Request, Service
@@ -67,12 +68,20 @@ class _BriefFormatter(logging.Formatter):
         return super().format(record)
 
 
-def run_demo(seconds: float = 10.0, tz: str = "UTC", out: Any = None) -> int:
-    """Schedule the demo jobs, run them for ``seconds`` on the system clock, print every run."""
+def run_demo(
+    seconds: float = 10.0, tz: str = "UTC", out: Any = None, clock: Clock | None = None
+) -> int:
+    """Schedule the demo jobs, run them for ``seconds``, print every run.
+
+    The demo runs on the system clock. Given a :class:`FakeClock`, it runs
+    the same schedule in simulated time, at once and the same way every
+    time (its test does that).
+    """
     stream = out if out is not None else sys.stdout
     zone = get_zone(tz)
     app = build_demo_app()
-    sched = Scheduler(app, tz=tz)
+    sched = Scheduler(app, clock=clock, tz=tz)
+    simulated = isinstance(sched.clock, FakeClock)
     lock = threading.Lock()
     finished: list[Event] = []
 
@@ -99,7 +108,8 @@ def run_demo(seconds: float = 10.0, tz: str = "UTC", out: Any = None) -> int:
     logging.getLogger("tickwork").addHandler(handler)
     logging.getLogger("tickwork").propagate = False
     now = sched.clock.now().replace(microsecond=0)
-    print(f"tickwork demo: {seconds:g} s on the system clock, times in {tz}", file=stream)
+    on = "a fake clock" if simulated else "the system clock"
+    print(f"tickwork demo: {seconds:g} s on {on}, times in {tz}", file=stream)
     sched.add_job(
         "once", "demo.report", OneTime(at=now + timedelta(seconds=3)), extra="apples=3; pears=5"
     )
@@ -118,10 +128,15 @@ def run_demo(seconds: float = 10.0, tz: str = "UTC", out: Any = None) -> int:
         print(
             f"  job {job.name:<10} {job.trigger.describe():<36} next {when:%H:%M:%S}", file=stream
         )
-    with sched:
+    if simulated:
         cid = sched.execute_now("heartbeat", extra="by hand")
         print(f"  execute_now('heartbeat') -> cid {cid}", file=stream, flush=True)
-        time.sleep(seconds)
+        sched.advance(seconds=seconds)
+    else:
+        with sched:
+            cid = sched.execute_now("heartbeat", extra="by hand")
+            print(f"  execute_now('heartbeat') -> cid {cid}", file=stream, flush=True)
+            time.sleep(seconds)
     outcomes: dict[str, int] = {}
     for event in finished:
         assert event.run is not None

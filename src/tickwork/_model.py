@@ -30,13 +30,17 @@ class Retry:
     """Retry a failed (or timed-out) run.
 
     Args:
-        attempts: how many attempts in all, the first included (>= 1).
-        backoff: the wait before the second attempt.
-        factor: each further wait is the previous one times this (>= 1).
-        max_backoff: no wait is longer than this.
+        attempts: how many attempts in all, the first included (1 to 10,000).
+        backoff: the wait before the second attempt (0 to one day).
+        factor: each further wait is the previous one times this (1 to 1,000).
+        max_backoff: no wait is longer than this (0 to one day); ``None``
+            caps the waits at one day.
+
+    The bounds keep every wait representable: a long run of failures with a
+    large factor grows the wait up to the cap and no further.
 
     Raises:
-        ValueError: an argument is out of range.
+        ValueError: an argument is out of range; the message names it.
     """
 
     attempts: int = 3
@@ -44,28 +48,53 @@ class Retry:
     factor: float = 2.0
     max_backoff: timedelta | None = None
 
+    # Bounds of the arguments (not dataclass fields: no annotation).
+    MAX_ATTEMPTS = 10_000
+    MAX_FACTOR = 1000.0
+    MAX_WAIT = timedelta(days=1)
+
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise ValueError(f"Retry attempts must be a whole number, got {self.attempts!r}")
-        if self.attempts < 1:
-            raise ValueError(f"Retry attempts must be >= 1, got {self.attempts!r}")
-        if not isinstance(self.backoff, timedelta) or self.backoff < timedelta(0):
-            raise ValueError(f"Retry backoff must be a timedelta >= 0, got {self.backoff!r}")
-        if not isinstance(self.factor, int | float) or self.factor < 1:
-            raise ValueError(f"Retry factor must be a number >= 1, got {self.factor!r}")
-        if self.max_backoff is not None and (
-            not isinstance(self.max_backoff, timedelta) or self.max_backoff < timedelta(0)
+        attempts, factor = self.attempts, self.factor
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise ValueError(f"Retry attempts must be a whole number, got {attempts!r}")
+        if not 1 <= attempts <= self.MAX_ATTEMPTS:
+            raise ValueError(
+                f"Retry attempts must be >= 1 and at most {self.MAX_ATTEMPTS}, got {attempts!r}"
+            )
+        self._check_wait("backoff", self.backoff)
+        # The chained comparison is False for nan as well as for out-of-range values.
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float)
+            or not 1 <= factor <= self.MAX_FACTOR
         ):
             raise ValueError(
-                f"Retry max_backoff must be a timedelta >= 0 or None, got {self.max_backoff!r}"
+                f"Retry factor must be a number from 1 to {self.MAX_FACTOR:g}, got {factor!r}"
             )
+        if self.max_backoff is not None:
+            self._check_wait("max_backoff", self.max_backoff, none_ok=True)
+
+    def _check_wait(self, field: str, value: object, *, none_ok: bool = False) -> None:
+        if not isinstance(value, timedelta) or not timedelta(0) <= value <= self.MAX_WAIT:
+            allowed = "a timedelta from 0 to 1 day" + (" or None" if none_ok else "")
+            raise ValueError(f"Retry {field} must be {allowed}, got {value!r}")
 
     def delay_us(self, failed_attempt: int) -> int:
-        """The wait after attempt number ``failed_attempt`` (1-based) failed."""
-        delay = self.backoff * (self.factor ** (failed_attempt - 1))
-        if self.max_backoff is not None and delay > self.max_backoff:
-            delay = self.max_backoff
-        return td_to_us(delay)
+        """The wait after attempt number ``failed_attempt`` (1-based) failed.
+
+        Never raises: the wait grows by ``factor`` per attempt up to
+        ``max_backoff`` (one day when None), whatever the attempt number.
+        """
+        cap = td_to_us(self.MAX_WAIT if self.max_backoff is None else self.max_backoff)
+        first = min(td_to_us(self.backoff), cap)
+        steps = failed_attempt - 1
+        if first == 0 or steps <= 0 or self.factor == 1:
+            return first
+        try:
+            grown = first * float(self.factor) ** steps
+        except OverflowError:  # far past the cap
+            return cap
+        return cap if grown >= cap else round(grown)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,13 +106,41 @@ class Retry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Retry:
+        """A Retry from :meth:`to_dict`'s form.
+
+        Raises:
+            ValueError: the data is not a retry policy; the message names the bad field.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a stored Retry must be an object, got {data!r}")
+        for field in ("attempts", "backoff", "factor"):
+            if field not in data:
+                raise ValueError(f"a stored Retry has no {field!r}")
+        attempts = data["attempts"]
+        if isinstance(attempts, float) and attempts.is_integer():
+            attempts = int(attempts)  # JSON from another writer may spell 3 as 3.0
         max_backoff = data.get("max_backoff")
         return cls(
-            attempts=int(data["attempts"]),
-            backoff=timedelta(seconds=data["backoff"]),
-            factor=float(data["factor"]),
-            max_backoff=None if max_backoff is None else timedelta(seconds=max_backoff),
+            attempts=attempts,
+            backoff=cls._stored_wait("backoff", data["backoff"]),
+            factor=data["factor"],
+            max_backoff=None
+            if max_backoff is None
+            else cls._stored_wait("max_backoff", max_backoff),
         )
+
+    @classmethod
+    def _stored_wait(cls, field: str, seconds: object) -> timedelta:
+        # Checked here, before timedelta(), which would raise OverflowError or
+        # TypeError without naming the field.
+        limit = cls.MAX_WAIT.total_seconds()
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= limit
+        ):
+            raise ValueError(f"Retry {field} must be from 0 to {limit:g} seconds, got {seconds!r}")
+        return timedelta(seconds=seconds)
 
 
 class Run:

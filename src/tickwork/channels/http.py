@@ -21,6 +21,7 @@ import re
 import secrets
 import socket
 import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -67,6 +68,8 @@ _MAX_ERROR_TEXT = 2000
 # Lingering close (see _Server.shutdown_request): how long and how much.
 _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 4 * 1_048_576
+# At the connection cap, how long one round of the accept loop waits for a slot.
+_SLOT_WAIT_SECONDS = 0.1
 _SECOND_US = 1_000_000
 _MINUTE_US = 60 * _SECOND_US
 # GET /overview's last hour: twelve buckets of five minutes.
@@ -1147,6 +1150,13 @@ class _Handler(WSGIRequestHandler):
     sys_version = ""
     timeout = 60  # seconds; a client that stalls mid-request is dropped
 
+    def setup(self) -> None:
+        super().setup()
+        # The server's idle timeout, for each read and write on the socket.
+        idle = getattr(self.server, "idle_timeout", None)
+        if idle is not None:
+            self.connection.settimeout(idle)
+
     def get_environ(self) -> WSGIEnvironment:
         environ = super().get_environ()
         environ["RAW_URI"] = self.path  # PATH_INFO has %2F decoded; job names need it kept
@@ -1185,12 +1195,57 @@ class _Handler(WSGIRequestHandler):
 
 
 class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    """wsgiref's server, a thread per request."""
+    """wsgiref's server, a thread per connection, at most ``max_connections`` at a time.
+
+    Past the cap a connection is not accepted: it waits in the kernel's
+    listen backlog, with no thread and no file descriptor of ours, until a
+    connection ends. ``idle_timeout`` bounds how long any connection can
+    hold its thread without sending (or taking) a byte.
+    """
 
     daemon_threads = True
     # The base's backlog of 5 drops connections under a burst (clients retry
     # after a second); this is what the kernel usually allows.
     request_queue_size = socket.SOMAXCONN
+
+    def __init__(
+        self,
+        server_address: tuple[str, int],
+        handler: type[_Handler],
+        *,
+        max_connections: int = 128,
+        idle_timeout: float = 60.0,
+    ) -> None:
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(server_address, handler)
+
+    def get_request(self) -> tuple[Any, Any]:
+        # Called when the listening socket is readable. At the cap, wait a
+        # short while for a slot, then give up this round without accepting:
+        # serve_forever ignores the OSError and polls again, which keeps
+        # shutdown() prompt without a busy loop.
+        if not self._slots.acquire(timeout=_SLOT_WAIT_SECONDS):
+            raise OSError("connection cap reached")
+        try:
+            return super().get_request()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: nothing else will free the slot
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def serve_forever(self, poll_interval: float = 0.1) -> None:
         # A shorter poll than the base's 0.5 s: shutdown() waits for the next poll.
@@ -1235,7 +1290,14 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-def serve(channel: HTTPChannel, host: str = "127.0.0.1", port: int = 8080) -> WSGIServer:
+def serve(
+    channel: HTTPChannel,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    max_connections: int = 128,
+    idle_timeout: float = 60.0,
+) -> WSGIServer:
     """A threaded ``wsgiref`` server for ``channel``, bound and ready.
 
     Call ``serve_forever()`` on it (in a thread of its own, if need be), then
@@ -1247,10 +1309,37 @@ def serve(channel: HTTPChannel, host: str = "127.0.0.1", port: int = 8080) -> WS
     API to the network, where only the token protects it, and the traffic
     (token included) is plain HTTP; put a TLS proxy in front.
 
+    Args:
+        channel: the WSGI application to serve.
+        host: the address to bind.
+        port: the port to bind; 0 for any free one.
+        max_connections: connections served at once, each on a thread of its
+            own; more wait, unaccepted, in the kernel's listen backlog.
+        idle_timeout: seconds a connection may go without sending or taking
+            a byte before it is closed (an idle client gives its slot back).
+
     Raises:
+        ValueError: ``max_connections`` or ``idle_timeout`` is out of range.
         OSError: the address cannot be bound.
     """
+    if (
+        isinstance(max_connections, bool)
+        or not isinstance(max_connections, int)
+        or max_connections < 1
+    ):
+        raise ValueError(f"max_connections must be a whole number >= 1, got {max_connections!r}")
+    if (
+        isinstance(idle_timeout, bool)
+        or not isinstance(idle_timeout, int | float)
+        or not 0 < idle_timeout < float("inf")
+    ):
+        raise ValueError(f"idle_timeout must be a number of seconds > 0, got {idle_timeout!r}")
     server_class = _Server6 if ":" in host else _Server
-    server = server_class((host, port), _Handler)
+    server = server_class(
+        (host, port),
+        _Handler,
+        max_connections=max_connections,
+        idle_timeout=float(idle_timeout),
+    )
     server.set_app(channel)
     return server
