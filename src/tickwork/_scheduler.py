@@ -1091,12 +1091,13 @@ class Scheduler:
         # to the first one that waits in the backlog: a queued fire is not
         # taken until it starts (see _release), so the store keeps it due and
         # a crash cannot lose it (the stored next fire is the backlog's head).
-        for kind, when in plan:
-            if kind == "queue":
-                break
-            state.last_due_us = when
-        else:
-            state.last_due_us = dues[-1]
+        if not state._backlog:
+            for kind, when in plan:
+                if kind == "queue":
+                    break
+                state.last_due_us = when
+            else:
+                state.last_due_us = dues[-1]
         left = self._runs_left(state)
         if left is not None and left <= starts:
             nxt = None
@@ -1166,8 +1167,11 @@ class Scheduler:
             if left is not None and left <= 0:
                 break
             if busy and state.overlap != "allow":
-                if state.misfire == "all" and len(dues) > 1:
-                    plan.append(("queue", when))  # catch-up runs go one after another
+                if state.misfire == "all" and (len(dues) > 1 or queued):
+                    # Catch-up runs go one after another, and a fire due while
+                    # a catch-up still waits joins it: it cannot start before
+                    # the backlog drains, so it is a misfire too.
+                    plan.append(("queue", when))
                 elif state.overlap == "queue" and queued == 0:
                     plan.append(("queue", when))
                     queued += 1
