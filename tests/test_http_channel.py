@@ -842,7 +842,7 @@ def test_job_numbers_out_of_range_are_400_naming_the_field(client: httpx.Client)
         ({"retry": {"factor": 1e308}}, "retry.factor", "from 1 to 1000"),
         ({"retry": {"attempts": 10**30}}, "retry.attempts", "1 to 1000"),
         ({"retry": {"max_backoff": 1e300}}, "retry.max_backoff", "too long"),
-        ({"retry": {"attempts": 500}}, "retry", "the wait before attempt 500"),
+        ({"retry": {"backoff": 1e8}}, "retry.backoff", "from 0 to 1 day"),
     ]
     for spec, field, words in cases:
         response = add(client, "big", **spec)
@@ -1364,3 +1364,15 @@ def test_the_dashboard_files_need_no_token_and_carry_their_own_csp(url: str) -> 
         assert refused.status_code == 405
         assert refused.headers["allow"] == "GET, HEAD"
         assert refused.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_a_job_name_too_long_to_address_is_refused(client: httpx.Client) -> None:
+    response = add(client, "n" * 100_000)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("invalid_spec", "name")
+    assert "at most 200 characters" in error["message"]
+    assert client.get("/jobs").json()["total"] == 0
+    name = "n" * 200
+    assert add(client, name).status_code == 201
+    assert client.get(f"/jobs/{name}").json()["name"] == name

@@ -220,3 +220,23 @@ def test_jobs_page_filters_and_snapshots_only_the_page(sched: tw.Scheduler) -> N
     assert sched.jobs_page(0, 10, text="NOOP")[1] == 25  # the service matches too
     found[0].extra = "changed"  # a snapshot: the job itself is untouched
     assert sched.get_job("job-20").extra is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("x" * 201, "at most 200 characters, got 201"),
+        ("report-\udcff", "valid Unicode"),
+        ("two\nlines", "control characters"),
+        ("   ", "non-empty"),
+    ],
+)
+def test_a_bad_job_name_is_refused_and_changes_nothing(
+    sched: tw.Scheduler, name: str, why: str
+) -> None:
+    with pytest.raises(ValueError, match=why):
+        sched.add_job(name, "noop", tw.Interval(minutes=1))
+    with pytest.raises(ValueError, match=why):
+        sched.declare_job(name, "noop", tw.Interval(minutes=1))
+    assert sched.jobs() == []
+    assert sched.add_job("x" * 200, "noop", tw.Interval(minutes=1)).name == "x" * 200

@@ -25,7 +25,7 @@ from datetime import timedelta, tzinfo
 from typing import Any
 
 from ._exceptions import InvalidTrigger
-from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Job, Retry, Run
+from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Job, Retry, Run, check_job_name
 from ._time import us_to_dt
 from .triggers import Trigger, trigger_from_dict
 
@@ -114,8 +114,11 @@ def parse_job_spec(data: object, *, partial: bool = False) -> JobSpec:
     if unknown:
         raise SpecError(unknown[0], f"unknown field; the fields are {', '.join(sorted(_FIELDS))}")
     name = data.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise SpecError("name", f"must be a non-empty string, got {name!r}")
+    if name is not None:
+        try:
+            check_job_name(name)
+        except ValueError as exc:
+            raise SpecError("name", str(exc).removeprefix("a job name ")) from None
     service = data.get("service")
     if service is not None and (not isinstance(service, str) or not service.strip()):
         raise SpecError("service", f"must be a non-empty string, got {service!r}")
@@ -219,34 +222,11 @@ def _retry(value: object) -> Retry | None:
     if "max_backoff" in value:
         kwargs["max_backoff"] = _seconds("retry.max_backoff", value["max_backoff"], allow_zero=True)
     try:
-        retry = Retry(**kwargs)
-    except ValueError as exc:
-        raise SpecError("retry", str(exc)) from None
-    _check_longest_wait(retry)
-    return retry
-
-
-def _check_longest_wait(retry: Retry) -> None:
-    """The wait before the last attempt is the longest (the factor is >= 1): it
-    must be computable and at most MAX_SECONDS, or that retry could not be made."""
-    if retry.attempts < 2:
-        return
-    last = retry.attempts - 1
-    wait = f"the wait before attempt {retry.attempts}, backoff x factor^{last - 1}"
-    try:
-        longest = retry.delay_us(last)
-    except OverflowError:
-        raise SpecError(
-            "retry",
-            f"{wait}, is too large to compute (max_backoff caps it only after): "
-            "give a smaller factor or fewer attempts",
-        ) from None
-    if longest > MAX_SECONDS * 1_000_000:
-        raise SpecError(
-            "retry",
-            f"{wait}, is {longest / 1_000_000:.4g} seconds, over {MAX_SECONDS}: "
-            "give a max_backoff, a smaller factor or fewer attempts",
-        )
+        return Retry(**kwargs)
+    except ValueError as exc:  # "Retry backoff must be ...": name the field it names
+        words = str(exc).split()
+        field = words[1] if len(words) > 1 and words[1] in _RETRY_FIELDS else None
+        raise SpecError("retry" if field is None else f"retry.{field}", str(exc)) from None
 
 
 def _iso(us_value: int | None, tz: tzinfo | None) -> str | None:

@@ -11,6 +11,7 @@ from ._time import td_to_us, us_to_dt
 from .triggers import Trigger, trigger_from_dict
 
 __all__ = [
+    "MAX_JOB_NAME",
     "MISFIRE_POLICIES",
     "OVERLAP_POLICIES",
     "Event",
@@ -18,9 +19,38 @@ __all__ = [
     "Outcome",
     "Retry",
     "Run",
+    "check_job_name",
 ]
 
 Outcome = Literal["ok", "error", "timeout", "skipped", "missed"]
+#: The longest job name, in characters: a name is a key in every store, a
+#: path segment of the HTTP API and a word in every log line about the job.
+MAX_JOB_NAME = 200
+
+
+def check_job_name(name: object) -> str:
+    """``name`` if it can name a job, else ValueError saying why.
+
+    A name is a non-empty string of at most :data:`MAX_JOB_NAME` characters
+    that UTF-8 can encode (no lone surrogates) and that holds no control
+    characters (a newline in a name would forge log lines).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a job name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_JOB_NAME:
+        raise ValueError(
+            f"a job name must be at most {MAX_JOB_NAME} characters, got {len(name)}: "
+            f"{name[:40]!r}..."
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"a job name must be valid Unicode text, got {name!r}") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"a job name must not hold control characters, got {name!r}")
+    return name
+
+
 MISFIRE_POLICIES = ("coalesce", "skip", "all")
 OVERLAP_POLICIES = ("skip", "queue", "allow")
 

@@ -37,7 +37,15 @@ from ._app import App
 from ._clock import Clock, FakeClock, SystemClock, step_of
 from ._exceptions import DuplicateJob, InvalidTrigger, JobNotFound, ServiceNotFound
 from ._loops import close_loop_resources
-from ._model import MISFIRE_POLICIES, OVERLAP_POLICIES, Event, Job, Retry, Run
+from ._model import (
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+    Event,
+    Job,
+    Retry,
+    Run,
+    check_job_name,
+)
 from ._service import JobInfo, Request, Service, new_cid, run_service_async, run_service_sync
 from ._time import get_zone, td_to_us, us_to_dt, zone_name
 from .executors import Executor, InlineExecutor, ThreadExecutor
@@ -274,8 +282,7 @@ class Scheduler:
             InvalidTrigger: the trigger never fires from now on.
             ValueError, TypeError: a bad policy name or argument (named in the message).
         """
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"a job name must be a non-empty string, got {name!r}")
+        check_job_name(name)
         if not isinstance(active, bool):
             raise TypeError(f"active must be True or False, got {active!r}")
         definition = self._define(
