@@ -124,8 +124,11 @@ def test_repeats_missed_and_manual_runs_do_not_count(sched: tw.Scheduler) -> Non
     sched.add_job("j", "noop", tw.Interval(minutes=5, repeats=2), misfire="skip")
     sched.execute_now("j")
     sched.clock.set("2026-03-01T00:17:00Z")  # type: ignore[attr-defined]
-    missed = sched.run_pending()
-    assert [r.outcome for r in missed] == ["missed"] * 3
+    (missed,) = sched.run_pending()  # 00:05, 00:10, 00:15: one record
+    assert (missed.outcome, missed.error) == (
+        "missed",
+        "missed 3 due times, 2026-03-01T00:05:00+00:00 to 2026-03-01T00:15:00+00:00",
+    )
     assert sched.get_job("j").runs == 0
     runs = sched.advance(minutes=20)
     assert times(runs) == [("00:20", "ok"), ("00:25", "ok")]
@@ -167,12 +170,14 @@ def test_coalesce_folds_missed_fires_into_one_run_for_the_latest(sched: tw.Sched
     assert sched.get_job("j").next_fire_time == utc(2026, 3, 1, 1, 5)
 
 
-def test_skip_records_each_missed_fire(sched: tw.Scheduler) -> None:
+def test_skip_records_the_missed_fires_of_a_catch_up_once(sched: tw.Scheduler) -> None:
     sched.add_job("j", "noop", tw.Interval(minutes=5), misfire="skip")
     sched.clock.set("2026-03-01T00:21:00Z")  # type: ignore[attr-defined]
     runs = sched.run_pending()
-    assert times(runs) == [("00:05", "missed"), ("00:10", "missed"), ("00:15", "missed"),
-                           ("00:20", "ok")]  # fmt: skip
+    assert times(runs) == [("00:05", "missed"), ("00:20", "ok")]
+    assert runs[0].error == (
+        "missed 3 due times, 2026-03-01T00:05:00+00:00 to 2026-03-01T00:15:00+00:00"
+    )
     assert sched.get_job("j").next_fire_time == utc(2026, 3, 1, 0, 25)
 
 
@@ -225,8 +230,9 @@ def test_clock_jumping_back_never_reruns_a_due_time(sched: tw.Scheduler) -> None
 def test_clock_jumping_forward_makes_misfires(sched: tw.Scheduler) -> None:
     sched.add_job("j", "noop", tw.Cron("0 * * * *"), misfire="skip")
     sched.clock.set("2026-03-01T03:30:00Z")  # type: ignore[attr-defined]
-    assert times(sched.run_pending()) == [("01:00", "missed"), ("02:00", "missed"),
-                                          ("03:00", "missed")]  # fmt: skip
+    (missed,) = sched.run_pending()
+    assert (f"{missed.scheduled_for:%H:%M}", missed.outcome) == ("01:00", "missed")
+    assert missed.error is not None and missed.error.startswith("missed 3 due times, ")
 
 
 def test_restart_on_the_same_store_continues_without_double_runs(

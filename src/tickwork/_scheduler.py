@@ -138,6 +138,17 @@ class _RunTask:
             sched._finish(self, "ok", None)
 
 
+class _Span:
+    """Consecutive due times of one job that did not run, for one record."""
+
+    __slots__ = ("count", "first", "last", "outcome")
+
+    def __init__(self, outcome: str, first: int) -> None:
+        self.outcome = outcome
+        self.first = self.last = first
+        self.count = 1
+
+
 # A run written ahead, waiting for its flush before it starts: the job, the
 # run, the instant it was planned at, and for a retry the task to launch.
 _Pending = tuple[Job, Run, int, "_RunTask | None"]
@@ -1112,29 +1123,39 @@ class Scheduler:
         # Inline runs finish inside this loop; the job may only be finished
         # (removed) once every planned start has happened.
         outer, self._firing = self._firing, state
-        # With a durable store, records of fires that do not run follow the
+        # Fires that do not run are recorded as spans: consecutive due times
+        # of one outcome make one record (a day down costs one record per
+        # job, not one per due time). With a durable store they follow the
         # claim, so that a refused claim takes them with it.
-        unrun: list[tuple[int, str]] | None = [] if self._durable else None
+        spans: list[_Span] = []
+        extend = False
         try:
             for kind, when in plan:
                 if state._removed:
                     break
                 if kind == "start":
+                    if spans and not self._durable:
+                        self._record_spans(state, spans, now)
+                        spans = []
+                    extend = False
                     state.runs += 1
                     self._start(state, when, now)
                 elif kind == "queue":
+                    extend = False
                     if state._backlog is None:
                         state._backlog = deque()
                     state._backlog.append(when)
-                elif unrun is not None:
-                    unrun.append((when, kind))
+                elif extend and spans[-1].outcome == kind:
+                    spans[-1].last = when
+                    spans[-1].count += 1
                 else:
-                    self._record_unrun(state, when, now, kind)
+                    spans.append(_Span(kind, when))
+                    extend = True
         finally:
             self._firing = outer
         self._save_state(state, claimed_from)
-        for when, kind in unrun or ():
-            self._record_unrun(state, when, now, kind)
+        if spans:
+            self._record_spans(state, spans, now)
         self._maybe_done(state)
 
     def _fire_one(self, state: Job, due: int, nxt: int | None, now: int) -> None:
@@ -1471,7 +1492,22 @@ class Scheduler:
             state._done = True
             self._emit("job_done", state.name)
 
-    def _record_unrun(self, state: Job, due: int, now: int, outcome: str) -> None:
+    def _record_spans(self, state: Job, spans: list[_Span], now: int) -> None:
+        for span in spans:
+            self._record_unrun(state, span.first, now, span.outcome, span.last, span.count)
+
+    def _record_unrun(
+        self,
+        state: Job,
+        due: int,
+        now: int,
+        outcome: str,
+        last: int | None = None,
+        count: int = 1,
+    ) -> None:
+        """Record a fire that did not run; with ``count`` > 1, one record for
+        that many consecutive due times from ``due`` to ``last``, which its
+        error text names."""
         run = Run(
             new_cid(),
             state.name,
@@ -1481,6 +1517,11 @@ class Scheduler:
             run_number=state.runs,
         )
         run.outcome = outcome  # type: ignore[assignment]
+        if count > 1 and last is not None:
+            run.error = (
+                f"{outcome} {count} due times, {us_to_dt(due).isoformat()} to "
+                f"{us_to_dt(last).isoformat()}"
+            )
         if self._collect is not None:
             self._collect.append(run)
         self._record_run(run, "run_skipped" if outcome == "skipped" else "run_missed", unrun=True)
