@@ -55,7 +55,7 @@ def clean_text(text: Any) -> Any:
     surrogates, which no UTF-8 store can take (SQLite and redis-py raise
     UnicodeEncodeError). Those that stand for undecodable bytes (as
     ``os.fsdecode`` and ``surrogateescape`` make them) become the bytes'
-    ``\\xNN`` escapes; any other becomes its ``\\udNNN`` escape. A value that
+    ``\\xNN`` escapes; any other becomes its ``\\uXXXX`` escape. A value that
     is not a str is returned as it is.
     """
     if type(text) is not str or text.isascii():
@@ -160,7 +160,7 @@ class BufferedStore(Store):
                 self,
                 clean_text(what.name),
                 type(exc).__name__,
-                exc,
+                clean_text(str(exc)),
             )
         else:
             log.error(
@@ -169,10 +169,10 @@ class BufferedStore(Store):
                 clean_text(what.cid),
                 clean_text(what.job),
                 type(exc).__name__,
-                exc,
+                clean_text(str(exc)),
             )
 
-    def _found_reset(self, what: str) -> StoreReset:
+    def _reset_error(self, what: str) -> StoreReset:
         """The StoreReset to raise when the store finds it was wiped or
         replaced (``what`` says how), after making itself usable again."""
         return StoreReset(
@@ -180,7 +180,7 @@ class BufferedStore(Store):
             "are gone; it is empty now, and usable"
         )
 
-    def _raise_reset_found(self) -> None:
+    def _raise_unreported_reset(self) -> None:
         """Raise the StoreReset that a read or the background flusher found,
         if no caller was told yet (for :meth:`fleet_round`)."""
         with self._write_lock:
@@ -384,7 +384,7 @@ class BufferedStore(Store):
                         "%r: a batch of writes failed (%s: %s); writing its records one by one",
                         self,
                         type(exc).__name__,
-                        exc,
+                        clean_text(str(exc)),
                     )
                     refused = self._write_each(states, started, finished)
             except BaseException as exc:

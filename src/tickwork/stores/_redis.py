@@ -484,11 +484,11 @@ class RedisStore(BufferedStore):
         pipe.hget(meta, "identity")
         self._identity = pipe.execute()[-1]
 
-    def _reset_found(self) -> StoreReset:
+    def _after_wipe(self) -> StoreReset:
         """The data is gone (see the module doc): write ``P:meta`` again, and
         return the StoreReset to raise."""
         self._call(self._write_meta)
-        return self._found_reset(
+        return self._reset_error(
             f"key {self._key('meta')!r} lost its identity: the server restarted without "
             "its data, or the keys were deleted"
         )
@@ -774,7 +774,7 @@ class RedisStore(BufferedStore):
         script: Any = self._flush_script
         refused, bad, reset = self._call(lambda: script(args=args), data_errors=not each)
         if reset:
-            raise self._reset_found()
+            raise self._after_wipe()
         if interrupted:
             with self._pending:
                 self._interrupted.difference_update(run.cid for run in finished)
@@ -804,14 +804,14 @@ class RedisStore(BufferedStore):
         return set(self._call(lambda: self._client.zrangebyscore(key, now_ms, "+inf")))
 
     def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
-        self._raise_reset_found()
+        self._raise_unreported_reset()
         args: list[Any] = [self.prefix, self.instance, int(ttl * 1000), SHARDS, self._identity]
         script: Any = self._round_script
         mine, live, reset = self._call(lambda: script(args=args))
         if reset:
             with self._write_lock:  # told to the caller now: flush() need not
                 self._reset = True
-            raise self._reset_found()
+            raise self._after_wipe()
         self._recover(set(live))
         return frozenset(int(shard) for shard in mine), len(live)
 

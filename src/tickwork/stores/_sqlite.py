@@ -359,7 +359,7 @@ class SQLiteStore(BufferedStore):
                     f"cannot be removed: {exc}"
                 ) from None
         self._db = self._open()
-        raise self._found_reset(what)
+        raise self._reset_error(what)
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -712,7 +712,7 @@ class SQLiteStore(BufferedStore):
 
     # -------------------------------------------------------------- fleets
     def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
-        self._raise_reset_found()
+        self._raise_unreported_reset()
         result: list[Any] = []
 
         def work(db: sqlite3.Connection) -> None:
