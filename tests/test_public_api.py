@@ -17,7 +17,7 @@ DOCUMENTED = {
     "SMTPMessage", "BasicAuth", "BearerAuth",
     # errors
     "TickworkError", "InvalidTrigger", "ServiceNotFound", "JobNotFound",
-    "DuplicateJob", "ConnectionNotFound", "StoreError",
+    "DuplicateJob", "ConnectionNotFound", "StoreError", "StoreReset",
     "OutgoingError", "RESTError", "RESTTimeout", "SMTPError",
     "__version__",
 }  # fmt: skip
@@ -46,6 +46,8 @@ def test_error_tree() -> None:
         assert issubclass(leaf, tw.TickworkError)
     assert issubclass(tw.RESTTimeout, tw.RESTError)
     assert issubclass(tw.RESTTimeout, TimeoutError)
+    assert issubclass(tw.StoreReset, tw.StoreError)
+    assert issubclass(tw.StoreError, tw.TickworkError)
 
 
 def test_connections_subpackage_exports() -> None:

@@ -173,6 +173,7 @@ def test_sqlite_keeps_plain_json_and_columns_never_pickles(
     assert {t for t in tables if not t.startswith("sqlite_")} == {
         "tickwork_meta", "tickwork_jobs", "tickwork_runs",
         "tickwork_instances", "tickwork_leases", "tickwork_changes", "tickwork_requests",
+        "tickwork_run_counts",
     }  # fmt: skip
     outcomes = db.execute("SELECT outcome, typeof(scheduled_us) FROM tickwork_runs").fetchall()
     assert outcomes == [("ok", "integer")] * 2  # 2 March (Monday) and 3 March, 09:00 Paris
@@ -280,7 +281,7 @@ def test_sqlite_refuses_a_newer_schema_and_a_file_that_is_not_a_database(db_path
     db.execute("UPDATE tickwork_meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    with pytest.raises(tw.StoreError, match=r"schema version 99, newer than this tickwork's \(3\)"):
+    with pytest.raises(tw.StoreError, match=r"schema version 99, newer than this tickwork's \(4\)"):
         tw.SQLiteStore(db_path)
     junk = db_path.with_name("junk.db")
     junk.write_bytes(b"this is not a database" * 100)
@@ -294,9 +295,9 @@ def test_sqlite_shares_a_file_with_other_tables(db_path: Path) -> None:
     db.commit()
     db.close()
     store = tw.SQLiteStore(db_path)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     store.close()
-    assert tw.SQLiteStore(db_path).schema_version == 3  # opening again migrates nothing
+    assert tw.SQLiteStore(db_path).schema_version == 4  # opening again migrates nothing
 
 
 def test_sqlite_migrates_a_version_1_file(app: tw.App, clock: tw.FakeClock, db_path: Path) -> None:
@@ -319,7 +320,7 @@ def test_sqlite_migrates_a_version_1_file(app: tw.App, clock: tw.FakeClock, db_p
     db.commit()
     db.close()
     store = tw.SQLiteStore(db_path)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     sched = tw.Scheduler(app, clock=clock, store=store)
     assert sched.get_job("old").runs == 3
     assert [r.outcome for r in sched.advance(minutes=1)] == ["ok"]

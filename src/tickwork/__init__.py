@@ -32,6 +32,7 @@ from ._exceptions import (
     ServiceNotFound,
     SMTPError,
     StoreError,
+    StoreReset,
     TickworkError,
 )
 from ._model import Event, Job, Retry, Run
@@ -80,6 +81,7 @@ __all__ = [
     "ServiceNotFound",
     "Store",
     "StoreError",
+    "StoreReset",
     "SystemClock",
     "ThreadExecutor",
     "TickworkError",

@@ -11,6 +11,7 @@ Leaves also derive from the matching built-in, so code that already catches
     ├── DuplicateJob(ValueError)         a job by that name exists already
     ├── ConnectionNotFound(LookupError)  no connection by that name
     ├── StoreError                       a store cannot be opened, read or written
+    │   └── StoreReset                   ... because it was wiped or replaced under it
     └── OutgoingError                    a call over an outgoing connection failed
         ├── RESTError                    the HTTP exchange could not complete
         │   └── RESTTimeout(TimeoutError)  ... because it timed out
@@ -36,6 +37,7 @@ __all__ = [
     "SMTPError",
     "ServiceNotFound",
     "StoreError",
+    "StoreReset",
     "TickworkError",
 ]
 
@@ -101,6 +103,19 @@ class ConnectionNotFound(TickworkError, LookupError):
 class StoreError(TickworkError):
     """A store cannot be opened, read or written; the message names the store
     (never its credentials) and the part that failed."""
+
+
+class StoreReset(StoreError):
+    """The store was wiped or replaced since it was opened: a Redis server
+    restarted without its data (or FLUSHALL), a SQLite file deleted or
+    swapped for another. The jobs it held are gone.
+
+    Raised by ``flush()`` and ``fleet_round()``. The store has made itself
+    usable again before raising (an empty store, schema included); the writes
+    that were pending stay pending until the next ``flush()``, so that the
+    caller can first write its jobs back with ``put_job``. The message names
+    the store.
+    """
 
 
 class OutgoingError(TickworkError):

@@ -11,6 +11,22 @@ scheduler believed the job had, and the store applies it only if the stored
 one still matches (and, in a fleet, only if this scheduler holds the job).
 A refused claim means another scheduler took the job: the runs written ahead
 for it are dropped with it, and :meth:`flush` names the job.
+
+A batch that cannot be written because the store is out of reach (a
+:class:`StoreError` from the subclass) stays pending, whole, for the next
+flush. One that fails for any other reason holds a record that cannot be
+stored (text that is not valid Unicode, an integer too large for the store):
+it is written again record by record, and each record that still fails is
+logged at ERROR, naming its job and cid, and dropped, so that one bad record
+never stops the others. Text a service produced (a run's error) is made
+storable before it is written (see :func:`clean_text`), so that this is rare.
+
+A store that finds it was wiped or replaced since it was opened makes itself
+usable again (empty) and raises :class:`StoreReset`. The batch that found it
+stays pending and is written by the next :meth:`BufferedStore.flush` only:
+until then neither the background flusher nor a read writes it, and
+:meth:`put_job` does not flush first, so that the caller can write its jobs
+back before their claims are judged.
 """
 
 from __future__ import annotations
@@ -24,13 +40,35 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .._exceptions import StoreError, StoreReset
 from .._model import Job, Run
 from .._time import td_to_us
 from ._base import NO_CLAIM, Store
 
-__all__ = ["BufferedStore", "StateChange"]
+__all__ = ["BufferedStore", "StateChange", "clean_text"]
 
 log = logging.getLogger("tickwork.stores")
+
+
+def clean_text(text: Any) -> Any:
+    """``text`` made storable as UTF-8: unchanged unless it holds lone
+    surrogates, which no UTF-8 store can take (SQLite and redis-py raise
+    UnicodeEncodeError). Those that stand for undecodable bytes (as
+    ``os.fsdecode`` and ``surrogateescape`` make them) become the bytes'
+    ``\\xNN`` escapes; any other becomes its ``\\uXXXX`` escape. A value that
+    is not a str is returned as it is.
+    """
+    if type(text) is not str or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:  # undecodable bytes smuggled in as surrogates: show the bytes
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(slots=True)
@@ -82,6 +120,10 @@ class BufferedStore(Store):
         # Jobs whose claims were refused, kept until flush() hands them over
         # (a flush made for a read, or by the background thread, keeps them).
         self._refused: set[str] = set()
+        # After the store was found wiped or replaced: the StoreReset, until
+        # flush() raised it ("found"), then True until a flush() succeeds.
+        # Meanwhile only flush() writes the pending batch (see the module doc).
+        self._reset: StoreReset | bool = False
 
     # --------------------------------------------------- what subclasses write
     @abstractmethod
@@ -89,10 +131,71 @@ class BufferedStore(Store):
         self, states: list[StateChange], started: list[Run], finished: list[Run]
     ) -> set[str]:
         """Write one batch atomically; return the jobs whose claims were refused
-        (their started runs must not be written)."""
+        (their started runs must not be written).
+
+        Raises:
+            StoreError: the store cannot be written now (the batch is kept).
+            StoreReset: the store was wiped or replaced (see the module doc);
+                it is usable again, empty, and the batch is kept.
+            Exception: any other error means a record cannot be stored: the
+                batch is handed to :meth:`_write_each`.
+        """
+
+    def _write_each(
+        self, states: list[StateChange], started: list[Run], finished: list[Run]
+    ) -> set[str]:
+        """Write a batch that :meth:`_write_batch` could not, because of a
+        record that cannot be stored: the records that can be, atomically,
+        each of the others logged (by :meth:`_dropped`) and left out.
+
+        This default writes nothing and raises: a subclass that does not
+        split batches keeps the old behaviour (the batch stays pending)."""
+        raise StoreError(f"{self!r}: a record of the batch cannot be stored")
+
+    def _dropped(self, what: StateChange | Run, exc: BaseException) -> None:
+        """Log a record that cannot be stored, which is left out of its batch."""
+        if isinstance(what, StateChange):
+            log.error(
+                "%r: the state of job %r cannot be stored, so it is dropped: %s: %s",
+                self,
+                clean_text(what.name),
+                type(exc).__name__,
+                clean_text(str(exc)),
+            )
+        else:
+            log.error(
+                "%r: run %r of job %r cannot be stored, so it is dropped: %s: %s",
+                self,
+                clean_text(what.cid),
+                clean_text(what.job),
+                type(exc).__name__,
+                clean_text(str(exc)),
+            )
+
+    def _reset_error(self, what: str) -> StoreReset:
+        """The StoreReset to raise when the store finds it was wiped or
+        replaced (``what`` says how), after making itself usable again."""
+        return StoreReset(
+            f"{self!r} was wiped or replaced since it was opened ({what}): the jobs it held "
+            "are gone; it is empty now, and usable"
+        )
+
+    def _raise_unreported_reset(self) -> None:
+        """Raise the StoreReset that a read or the background flusher found,
+        if no caller was told yet (for :meth:`fleet_round`)."""
+        with self._write_lock:
+            reset = self._reset
+            if isinstance(reset, StoreReset):
+                self._reset = True
+                raise reset
 
     # ---------------------------------------------------------------- jobs
     def validate(self, job: Job) -> None:
+        if clean_text(job.name) != job.name:
+            raise ValueError(
+                f"job {job.name!r} cannot be kept in a {type(self).__name__}: its name is "
+                "not valid Unicode text (it holds a lone surrogate)"
+            )
         self._encode(job)
 
     def _encode(self, job: Job) -> str:
@@ -238,15 +341,31 @@ class BufferedStore(Store):
 
         On failure (a StoreError from the subclass) the writes stay pending,
         for the next flush.
+
+        Raises:
+            StoreReset: the store was found wiped or replaced (by this flush,
+                or by a read or the background flusher since the last one);
+                see the module doc.
+            StoreError: the store cannot be written now.
         """
-        self._flush_pending()
+        with self._write_lock:
+            reset = self._reset
+            if isinstance(reset, StoreReset):  # found meanwhile: this caller must know
+                self._reset = True
+                raise reset
+            self._flush_pending(after_reset=True)
+            self._reset = False
         with self._pending:
             refused, self._refused = self._refused, set()
         return refused
 
-    def _flush_pending(self) -> None:
-        """Write what is pending, keeping any refusals for :meth:`flush`."""
+    def _flush_pending(self, *, after_reset: bool = False) -> None:
+        """Write what is pending, keeping any refusals for :meth:`flush`.
+
+        After a reset, only :meth:`flush` (``after_reset``) writes."""
         with self._write_lock:
+            if self._reset is not False and not after_reset:
+                return
             with self._pending:
                 states = list(self._states.values())
                 started, finished = self._started, self._finished
@@ -254,13 +373,29 @@ class BufferedStore(Store):
             if not (states or started or finished):
                 return
             try:
-                refused = self._write_batch(states, started, finished)
-            except BaseException:
+                try:
+                    refused = self._write_batch(states, started, finished)
+                except StoreError:
+                    raise
+                except Exception as exc:
+                    # Not an outage: a record the store cannot take. Write
+                    # the others, so that it blocks nothing.
+                    log.warning(
+                        "%r: a batch of writes failed (%s: %s); writing its records one by one",
+                        self,
+                        type(exc).__name__,
+                        clean_text(str(exc)),
+                    )
+                    refused = self._write_each(states, started, finished)
+            except BaseException as exc:
                 with self._pending:  # newer changes win; keep the order of runs
                     for change in states:
                         self._states.setdefault(change.name, change)
                     self._started[:0] = started
                     self._finished[:0] = finished
+                if isinstance(exc, StoreReset):
+                    # flush() raises it now; found by anything else, flush() raises it next
+                    self._reset = True if after_reset else exc
                 raise
             with self._pending:
                 self._refused |= refused
@@ -274,8 +409,9 @@ class BufferedStore(Store):
                     self._pending.wait()
                 if self._closed:
                     return
-            # Let a burst of finishing runs gather, then write them together.
-            threading.Event().wait(self._interval)
+            # Let a burst of finishing runs gather, then write them together
+            # (after a reset, they wait for flush(): look again now and then).
+            threading.Event().wait(self._interval if self._reset is False else 0.5)
             try:
                 self._flush_pending()
             except Exception:

@@ -5,7 +5,8 @@ Keys, all under the store's prefix ``P`` (default ``tickwork``):
 ==================  ======  ==================================================
 key                 type    holds
 ==================  ======  ==================================================
-``P:meta``          hash    ``schema_version``
+``P:meta``          hash    ``schema_version``, and ``identity``: a random token
+                            set when the store was first opened
 ``P:def``           hash    job name -> definition (JSON)
 ``P:state``         hash    job name -> ``next_fire_us|runs|last_due_us|active``
 ``P:open``          hash    cid -> a run written ahead, not finished (JSON)
@@ -26,6 +27,22 @@ finished runs with their history trimmed and counted in the per-minute
 counters (``P:stats:<day>``, for :meth:`RedisStore.run_counts`). A key of the
 wrong type under the prefix is reported by name and left alone.
 
+Text is made storable before it is written (``clean_text``): a service's
+error holding lone surrogates is kept with them escaped. A batch holding a
+record redis-py cannot send anyway (a value of a type it refuses) is sent
+again without it, the record logged at ERROR (see ``_buffered``).
+
+The runs that a scheduler no longer alive wrote ahead and never finished are
+recorded as interrupted by whichever live scheduler removes their entry from
+``P:open`` (inside the flush script): one record, however many schedulers
+recover them at once, and none when the run's own record was written first.
+
+Every flush script, and the fleet round's, first checks that ``P:meta`` still
+holds the identity this store read when it was opened. When it does not, the
+server lost its data (restarted without persistence, FLUSHALL): the script
+writes nothing, the store writes ``P:meta`` again (adopting the identity of
+another scheduler that did so first) and raises :class:`StoreReset`.
+
 Durability is Redis's: with its default snapshots a Redis crash can lose the
 last writes; ``appendonly yes`` with ``appendfsync everysec`` bounds that to
 a second. A scheduler process crash loses nothing that was flushed.
@@ -38,16 +55,16 @@ import logging
 import uuid
 from collections.abc import Callable, Collection
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._exceptions import StoreError
+from .._exceptions import StoreError, StoreReset
 from .._model import Job, Run
 from .._optional import require
 from .._secrets import redact_url
 from ._base import FAILED, NO_CLAIM, SHARDS, RunRequest, bucket_count, recorded_us, shard_of
-from ._buffered import BufferedStore, StateChange
+from ._buffered import BufferedStore, StateChange, clean_text
 
 __all__ = ["RedisStore"]
 
@@ -102,6 +119,9 @@ return taken
 
 _ROUND_LUA = """
 local p, me, ttl_ms, shards = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('HGET', p .. ':meta', 'identity') ~= ARGV[5] then
+  return {{}, {}, 1}  -- the data is gone: see the module doc
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local instances, leases = p .. ':instances', p .. ':leases'
@@ -131,7 +151,7 @@ elseif #mine < target then
     mine[#mine + 1] = free[k]
   end
 end
-return {mine, live_list}
+return {mine, live_list, 0}
 """
 
 _FLUSH_LUA = """
@@ -141,6 +161,9 @@ local glimit = tonumber(ARGV[3])
 local cutoff = tonumber(ARGV[4])
 local me = ARGV[5]
 local stats_ttl = tonumber(ARGV[6])
+if redis.call('HGET', p .. ':meta', 'identity') ~= ARGV[7] then
+  return {{}, {}, 1}  -- the data is gone: see the module doc
+end
 local state_key, def_key, open_key = p .. ':state', p .. ':def', p .. ':open'
 local leases_key, instances_key, changes_key = p .. ':leases', p .. ':instances', p .. ':changes'
 local clock = redis.call('TIME')
@@ -161,7 +184,7 @@ local function trim_old(key)
     redis.call('RPOP', key)
   end
 end
-local i = 7
+local i = 8
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local name, state, expect, shard = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -206,14 +229,21 @@ n = tonumber(ARGV[i]); i = i + 1
 local global = p .. ':hist'
 local counted = {}
 for _ = 1, n do
-  local job, cid, entry, fenced = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local job, cid, entry, mode = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local day, minute, failed = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   i = i + 7
-  redis.call('HDEL', open_key, cid)
-  local key = global .. ':' .. job
-  if fenced == '1' and refused_set[job] then
-    -- a skipped or missed record of a fire whose claim was refused: dropped
+  local keep
+  if mode == '2' then
+    -- a dead scheduler's run, interrupted: recorded only by the one who
+    -- removes its open entry, and never once its own record was written
+    keep = redis.call('HDEL', open_key, cid) == 1
   else
+    redis.call('HDEL', open_key, cid)
+    -- a skipped or missed record of a fire whose claim was refused: dropped
+    keep = not (mode == '1' and refused_set[job])
+  end
+  local key = global .. ':' .. job
+  if keep then
     if usable(key, 'list') then
       redis.call('LPUSH', key, entry)
       redis.call('LTRIM', key, 0, limit - 1)
@@ -242,7 +272,7 @@ if n > 0 and usable(global, 'list') then
   redis.call('LTRIM', global, 0, glimit - 1)
   if cutoff >= 0 then trim_old(global) end
 end
-return {refused, bad}
+return {refused, bad, 0}
 """
 
 
@@ -269,7 +299,13 @@ def _run_json(run: Run, owner: str | None = None) -> str:
     row = list(run.as_row())
     if owner is not None:
         row.append(owner)
-    return json.dumps(row, separators=(",", ":"))
+    text = json.dumps(row, separators=(",", ":"))
+    # JSON escapes every surrogate as \udxxx: text holding one may hold a
+    # lone one, kept readable only once cleaned (a pair, such as an emoji, is
+    # left as it is by clean_text).
+    if "\\ud" in text:
+        text = json.dumps([clean_text(value) for value in row], separators=(",", ":"))
+    return text
 
 
 def _history_entry(run: Run) -> str:
@@ -283,6 +319,33 @@ def _run_of_entry(entry: str) -> Run:
     run = Run.from_row(tuple(row[:11]))
     run.manual = bool(run.manual)
     return run
+
+
+def _state_args(change: StateChange) -> tuple[Any, ...]:
+    """A state change's arguments to the flush script."""
+    expect = "*" if change.expected is NO_CLAIM else _num(change.expected)
+    state = _state_text(change.next_fire_us, change.runs, change.last_due_us, change.active)
+    return change.name, state, expect, shard_of(change.name)
+
+
+def _started_args(run: Run, owner: str) -> tuple[Any, ...]:
+    """A run written ahead: its arguments to the flush script."""
+    return clean_text(run.job), clean_text(run.cid), _run_json(run, owner)
+
+
+def _finished_args(run: Run, mode: str) -> tuple[Any, ...]:
+    """A recorded run's arguments to the flush script (``mode``: 0 plain, 1
+    fenced by its fire's claim, 2 interrupted by recovery)."""
+    day, minute = _minute_of(recorded_us(run))
+    return (
+        clean_text(run.job),
+        clean_text(run.cid),
+        _history_entry(run),
+        mode,
+        day,
+        minute,
+        "1" if run.outcome in FAILED else "0",
+    )
 
 
 @lru_cache(maxsize=64)
@@ -340,6 +403,8 @@ class RedisStore(BufferedStore):
             raise ValueError(f"prefix must be a non-empty string without spaces, got {prefix!r}")
         super().__init__(flush_interval, history_limit, history_max_age)
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        # redis-py's error for a value it cannot send: a record, not the server.
+        self._data_error: type[BaseException] = redis.DataError
         self.url = redact_url(url)
         self._secret = urlsplit(url).password
         self.prefix = prefix
@@ -347,6 +412,9 @@ class RedisStore(BufferedStore):
         #: This store object's scheduler: its mark on runs, leases and changes.
         self.instance = uuid.uuid4().hex[:12]
         self._reported: set[str] = set()
+        # Runs of dead schedulers, pending as interrupted (see _recover).
+        self._interrupted: set[str] = set()
+        self._identity = ""  # P:meta's identity, read at open (see the module doc)
         self._client: Any = (
             client
             if client is not None
@@ -362,10 +430,15 @@ class RedisStore(BufferedStore):
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    def _call(self, work: Callable[[], Any]) -> Any:
+    def _call(self, work: Callable[[], Any], *, data_errors: bool = False) -> Any:
+        """Run ``work``, its Redis errors raised as StoreError (with
+        ``data_errors``, redis-py's DataError, which says a value cannot be
+        sent, is raised as it is)."""
         try:
             return work()
         except self._redis_errors as exc:
+            if data_errors and isinstance(exc, self._data_error):
+                raise
             message = str(exc)
             if self._secret:
                 message = message.replace(self._secret, "***")
@@ -394,13 +467,31 @@ class RedisStore(BufferedStore):
                     f"something else uses the prefix {self.prefix!r}"
                 )
         version = client.hget(self._key("meta"), "schema_version")
-        if version is None:
-            client.hset(self._key("meta"), "schema_version", SCHEMA_VERSION)
-        elif int(version) > SCHEMA_VERSION:
+        if version is not None and int(version) > SCHEMA_VERSION:
             raise StoreError(
                 f"Redis store {self.url} (prefix {self.prefix!r}) has schema version "
                 f"{version}, newer than this tickwork's ({SCHEMA_VERSION}): upgrade tickwork"
             )
+        self._write_meta()
+
+    def _write_meta(self) -> None:
+        """Write ``P:meta`` where it is missing (the schema version, and a new
+        identity), and take the identity it holds as this store's."""
+        meta = self._key("meta")
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hsetnx(meta, "schema_version", SCHEMA_VERSION)
+        pipe.hsetnx(meta, "identity", uuid.uuid4().hex)
+        pipe.hget(meta, "identity")
+        self._identity = pipe.execute()[-1]
+
+    def _after_wipe(self) -> StoreReset:
+        """The data is gone (see the module doc): write ``P:meta`` again, and
+        return the StoreReset to raise."""
+        self._call(self._write_meta)
+        return self._reset_error(
+            f"key {self._key('meta')!r} lost its identity: the server restarted without "
+            "its data, or the keys were deleted"
+        )
 
     # --------------------------------------------------------------- jobs
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
@@ -452,6 +543,8 @@ class RedisStore(BufferedStore):
                 continue
             run.outcome = "error"
             run.error = INTERRUPTED
+            with self._pending:  # recorded only if its open entry is still there
+                self._interrupted.add(cid)
             self.add_run(run)
         if unreadable:
             self._call(lambda: self._client.hdel(open_key, *unreadable))
@@ -492,7 +585,7 @@ class RedisStore(BufferedStore):
         if limit <= 0:
             return []
         self._flush_pending()
-        key = self._key("hist", job) if job is not None else self._key("hist")
+        key = self._key("hist", clean_text(job)) if job is not None else self._key("hist")
         entries = self._call(lambda: self._client.lrange(key, 0, limit - 1))
         runs = []
         for entry in entries:
@@ -622,38 +715,69 @@ class RedisStore(BufferedStore):
     def _write_batch(
         self, states: list[StateChange], started: list[Run], finished: list[Run]
     ) -> set[str]:
+        return self._write_runs(states, started, finished, each=False)
+
+    def _write_each(
+        self, states: list[StateChange], started: list[Run], finished: list[Run]
+    ) -> set[str]:
+        return self._write_runs(states, started, finished, each=True)
+
+    def _write_runs(
+        self, states: list[StateChange], started: list[Run], finished: list[Run], *, each: bool
+    ) -> set[str]:
+        """Write a batch with one call of the flush script. With ``each``,
+        every record's arguments are checked first (made, and encoded as
+        redis-py would send them): one that fails is logged and left out,
+        before anything is sent, so that the script writes the others."""
+        encode = self._client.get_encoder().encode if hasattr(self._client, "get_encoder") else str
+
+        def record_args(what: StateChange | Run, make: Callable[[], tuple[Any, ...]]) -> list[Any]:
+            if not each:
+                return list(make())
+            try:
+                values = make()
+                for value in values:
+                    encode(value)
+            except Exception as exc:
+                self._dropped(what, exc)
+                return []
+            return list(values)
+
+        for run in finished:
+            recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
+            if isinstance(recorded, int):
+                self._latest_us = max(self._latest_us, recorded)
+        cutoff = -1 if self._max_age_us is None else self._latest_us - self._max_age_us
         args: list[Any] = [
             self.prefix,
             self.history_limit,
             max(_GLOBAL_HISTORY, self.history_limit),
+            cutoff,
+            self.instance,
+            _STATS_TTL,
+            self._identity,
         ]
-        for run in finished:
-            recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
-            self._latest_us = max(self._latest_us, recorded)
-        cutoff = -1 if self._max_age_us is None else self._latest_us - self._max_age_us
-        args += (cutoff, self.instance, _STATS_TTL, len(states))
+        part: list[Any] = []
         for change in states:
-            expect = "*" if change.expected is NO_CLAIM else _num(change.expected)
-            state = _state_text(change.next_fire_us, change.runs, change.last_due_us, change.active)
-            args += (change.name, state, expect, shard_of(change.name))
-        args.append(len(started))
+            part += record_args(change, partial(_state_args, change))
+        args += (len(part) // 4, *part)
+        part = []
         for run in started:
-            args += (run.job, run.cid, _run_json(run, self.instance))
-        args.append(len(finished))
-        fenced = self._fenced
+            part += record_args(run, partial(_started_args, run, self.instance))
+        args += (len(part) // 3, *part)
+        part = []
+        fenced, interrupted = self._fenced, self._interrupted
         for run in finished:
-            day, minute = _minute_of(recorded_us(run))
-            args += (
-                run.job,
-                run.cid,
-                _history_entry(run),
-                "1" if run.cid in fenced else "0",
-                day,
-                minute,
-                "1" if run.outcome in FAILED else "0",
-            )
+            mode = "2" if run.cid in interrupted else "1" if run.cid in fenced else "0"
+            part += record_args(run, partial(_finished_args, run, mode))
+        args += (len(part) // 7, *part)
         script: Any = self._flush_script
-        refused, bad = self._call(lambda: script(args=args))
+        refused, bad, reset = self._call(lambda: script(args=args), data_errors=not each)
+        if reset:
+            raise self._after_wipe()
+        if interrupted:
+            with self._pending:
+                self._interrupted.difference_update(run.cid for run in finished)
         for key in bad:
             if key not in self._reported:
                 self._reported.add(key)
@@ -680,9 +804,14 @@ class RedisStore(BufferedStore):
         return set(self._call(lambda: self._client.zrangebyscore(key, now_ms, "+inf")))
 
     def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
-        args: list[Any] = [self.prefix, self.instance, int(ttl * 1000), SHARDS]
+        self._raise_unreported_reset()
+        args: list[Any] = [self.prefix, self.instance, int(ttl * 1000), SHARDS, self._identity]
         script: Any = self._round_script
-        mine, live = self._call(lambda: script(args=args))
+        mine, live, reset = self._call(lambda: script(args=args))
+        if reset:
+            with self._write_lock:  # told to the caller now: flush() need not
+                self._reset = True
+            raise self._after_wipe()
         self._recover(set(live))
         return frozenset(int(shard) for shard in mine), len(live)
 
@@ -732,7 +861,7 @@ class RedisStore(BufferedStore):
         if not self._stop_flusher():
             return
         try:
-            self._flush_pending()
+            self._flush_pending(after_reset=True)
         finally:
             self._client.close()
 

@@ -18,10 +18,21 @@ Writes are buffered and committed in batches, in one transaction each:
 
 The file is opened in WAL mode with ``synchronous=NORMAL``: a commit survives
 the process being killed; only a power cut can lose the last commits.
+
+Each job keeps at most ``history_limit`` finished runs: the batch that writes
+a job's runs deletes its oldest ones beyond that, in the same transaction.
+Triggers keep each job's count of finished runs (``tickwork_run_counts``), so
+that this costs what it deletes, however long the history kept.
+
+The store remembers which file it opened (device and inode). Before each
+batch it checks that the path still names that file: one deleted or replaced
+under it makes the store open the path anew (a new, empty file when it is
+gone) and raise :class:`StoreReset`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -32,18 +43,19 @@ import time
 import uuid
 from collections.abc import Callable, Collection
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from .._exceptions import StoreError
+from .._exceptions import StoreError, StoreReset
 from .._model import Job, Run
 from ._base import NO_CLAIM, SHARDS, RunRequest, bucket_count, shard_of
-from ._buffered import BufferedStore, StateChange
+from ._buffered import BufferedStore, StateChange, clean_text
 
 __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("tickwork.stores.sqlite")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # _MIGRATIONS[n] takes a file from schema version n to n + 1.
 _MIGRATIONS: list[list[str]] = [
@@ -102,6 +114,30 @@ _MIGRATIONS: list[list[str]] = [
             expires_us INTEGER NOT NULL
         )""",
     ],
+    [
+        # Each job's count of finished runs, kept by triggers whoever writes,
+        # so that trimming a job to history_limit reads only what it deletes.
+        """CREATE TABLE tickwork_run_counts (
+            job TEXT PRIMARY KEY,
+            finished INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "INSERT INTO tickwork_run_counts (job, finished) "
+        "SELECT job, count(*) FROM tickwork_runs WHERE outcome IS NOT NULL GROUP BY job",
+        """CREATE TRIGGER tickwork_runs_counted AFTER INSERT ON tickwork_runs
+        WHEN NEW.outcome IS NOT NULL BEGIN
+            INSERT INTO tickwork_run_counts (job, finished) VALUES (NEW.job, 1)
+            ON CONFLICT (job) DO UPDATE SET finished = finished + 1;
+        END""",
+        """CREATE TRIGGER tickwork_runs_finished AFTER UPDATE OF outcome ON tickwork_runs
+        WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL BEGIN
+            INSERT INTO tickwork_run_counts (job, finished) VALUES (NEW.job, 1)
+            ON CONFLICT (job) DO UPDATE SET finished = finished + 1;
+        END""",
+        """CREATE TRIGGER tickwork_runs_deleted AFTER DELETE ON tickwork_runs
+        WHEN OLD.outcome IS NOT NULL BEGIN
+            UPDATE tickwork_run_counts SET finished = finished - 1 WHERE job = OLD.job;
+        END""",
+    ],
 ]
 
 # A change that is not a fire (pause, resume): only what it decides.
@@ -133,6 +169,21 @@ _HISTORY_COLUMNS = (
     "service, started_us"
 )  # Run.__slots__ order, for Run.from_row
 INTERRUPTED = "interrupted: the scheduler stopped before the run finished"
+# The jobs, among those named, that keep more finished runs than the limit.
+_OVER_SQL = "SELECT job, finished FROM tickwork_run_counts WHERE job IN ({marks}) AND finished > ?"
+# A job's oldest finished runs, read from the head of tickwork_runs_by_job.
+_TRIM_SQL = (
+    "DELETE FROM tickwork_runs WHERE rowid IN (SELECT rowid FROM tickwork_runs "
+    "WHERE job = ? AND outcome IS NOT NULL ORDER BY recorded_us, rowid LIMIT ?)"
+)
+# Errors of sqlite3 that say a record cannot be stored (a NOT NULL column left
+# empty, a value of a type it cannot bind), not that the file cannot be written.
+_DATA_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+)
 # Runs and failures per bucket of recorded time. A range holding a small share
 # of the table is read through tickwork_runs_by_time; one holding most of it
 # is read faster by a plain scan (the index would cost a lookup of the table
@@ -161,10 +212,15 @@ _OUTCOMES_SQL = (
 
 def _run_row(run: Run, owner: str) -> tuple[Any, ...]:
     recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
+    cid, job, service, error = run.cid, run.job, run.service, run.error
+    if not (
+        cid.isascii() and job.isascii() and service.isascii() and (error is None or error.isascii())
+    ):  # rare: cleaned only then (see clean_text)
+        cid, job, service, error = map(clean_text, (cid, job, service, error))
     return (
-        run.cid,
-        run.job,
-        run.service,
+        cid,
+        job,
+        service,
         run.scheduled_us,
         run.run_number,
         run.attempt,
@@ -172,10 +228,23 @@ def _run_row(run: Run, owner: str) -> tuple[Any, ...]:
         run.started_us,
         run.finished_us,
         run.outcome,
-        run.error,
+        error,
         recorded,
         owner,
     )
+
+
+def _write_row(db: sqlite3.Connection, sql: str, run: Run, owner: str) -> None:
+    db.execute(sql, _run_row(run, owner))
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """True when ``exc`` says a record cannot be stored, not that the file
+    cannot be written (see _DATA_ERRORS); any error that is not sqlite3's
+    (UnicodeEncodeError, OverflowError for an int beyond 64 bits, ...) too."""
+    if isinstance(exc, sqlite3.Error):
+        return isinstance(exc, _DATA_ERRORS)
+    return isinstance(exc, Exception)
 
 
 class SQLiteStore(BufferedStore):
@@ -212,9 +281,12 @@ class SQLiteStore(BufferedStore):
         self.instance = uuid.uuid4().hex[:12]
         self._host = socket.gethostname()
         self._db_lock = threading.RLock()
-        self._touched: dict[str, int] = {}  # job -> runs recorded since its last trim
         self._latest_us = 0  # the newest recorded time seen: "now" for history_max_age
-        self._since_age_trim = 0
+        # The file opened, as (device, inode): the path naming another file,
+        # or none, means it was replaced or deleted. None for ":memory:".
+        self._file_id: tuple[int, int] | None = None
+        # Its WAL and shared-memory files ("-wal", "-shm"), the same way.
+        self._sidecars: dict[str, tuple[int, int] | None] = {}
         self._db = self._open()
 
     # ----------------------------------------------------------- opening
@@ -235,7 +307,59 @@ class SQLiteStore(BufferedStore):
         except StoreError:
             db.close()
             raise
+        self._file_id = self._file_now()
+        # Opening wrote (the schema version): the WAL files exist now, and
+        # stay while this connection is open.
+        self._sidecars = {suffix: self._file_now(suffix) for suffix in ("-wal", "-shm")}
         return db
+
+    def _file_now(self, suffix: str = "") -> tuple[int, int] | None:
+        """The file the path (with ``suffix``) names now, as (device, inode);
+        None for an in-memory database, or when the path names no file."""
+        if self.path in ("", ":memory:"):
+            return None
+        try:
+            found = os.stat(self.path + suffix)
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def _check_file(self) -> None:
+        """Raise StoreReset, after opening the path anew, when it no longer
+        names the file this store opened (deleted, or replaced by another)."""
+        if self._file_id is None:
+            return
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            what = "the file was deleted"
+        except OSError:  # cannot tell (say, a permission): the write will say
+            return
+        else:
+            if (found.st_dev, found.st_ino) == self._file_id:
+                return
+            what = "the path names another file"
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        # The old file's WAL and shared-memory files outlive it under their
+        # names (SQLite leaves them to a file that is gone), and SQLite would
+        # take that WAL for the new file's: remove them, if they are still
+        # the ones this store had (not those of a new file another process
+        # opened meanwhile).
+        for suffix, old in self._sidecars.items():
+            if old is None or self._file_now(suffix) != old:
+                continue
+            try:
+                os.remove(self.path + suffix)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StoreError(
+                    f"SQLite store {self.path!r}: {what}, and its old {suffix} file "
+                    f"cannot be removed: {exc}"
+                ) from None
+        self._db = self._open()
+        raise self._reset_error(what)
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -282,8 +406,7 @@ class SQLiteStore(BufferedStore):
     def load_jobs(self, names: Collection[str] | None = None) -> list[Job]:
         self._flush_pending()
         with self._db_lock:
-            live = self._live(self._db)
-            self._write(lambda db: self._interrupt(db, live))
+            self._write(lambda db: self._interrupt(db, self._live(db)))
             query = (
                 "SELECT name, definition, next_fire_us, runs, last_due_us, active "
                 "FROM tickwork_jobs"
@@ -307,19 +430,24 @@ class SQLiteStore(BufferedStore):
         return jobs
 
     def _interrupt(self, db: sqlite3.Connection, live: set[str]) -> None:
-        """Record the runs that schedulers no longer alive started and never finished."""
-        open_owners = {
-            owner
-            for (owner,) in db.execute(
-                "SELECT DISTINCT owner FROM tickwork_runs WHERE outcome IS NULL"
-            )
-        }
-        for owner in open_owners - live - {self.instance}:
+        """Record the runs that schedulers no longer alive started and never finished.
+
+        Called in a write transaction (with ``live`` read in it): of several
+        schedulers doing this at once, the first changes the open rows, in
+        place, and the others find none; a run's finished record written
+        later updates the same row. So a run is never recorded twice."""
+        open_runs = db.execute(
+            "SELECT DISTINCT owner, job FROM tickwork_runs WHERE outcome IS NULL"
+        ).fetchall()
+        dead = {owner for owner, _ in open_runs} - live - {self.instance}
+        for owner in dead:
             db.execute(
                 "UPDATE tickwork_runs SET outcome = 'error', error = ? "
                 "WHERE outcome IS NULL AND owner IS ?",
                 (INTERRUPTED, owner),
             )
+        if dead:
+            self._trim(db, {job for owner, job in open_runs if owner in dead})
 
     def _live(self, db: sqlite3.Connection) -> set[str]:
         """The schedulers alive now: a heartbeat not expired, and on this host
@@ -388,7 +516,7 @@ class SQLiteStore(BufferedStore):
         args: tuple[Any, ...] = ()
         if job is not None:
             query += " AND job = ?"
-            args = (job,)
+            args = (clean_text(job),)  # as its runs were stored
         query += " ORDER BY recorded_us DESC, rowid DESC LIMIT ?"
         with self._db_lock:
             rows = self._db.execute(query, (*args, limit)).fetchall()
@@ -437,41 +565,89 @@ class SQLiteStore(BufferedStore):
     def _write_batch(
         self, states: list[StateChange], started: list[Run], finished: list[Run]
     ) -> set[str]:
+        return self._write_runs(states, started, finished, each=False)
+
+    def _write_each(
+        self, states: list[StateChange], started: list[Run], finished: list[Run]
+    ) -> set[str]:
+        return self._write_runs(states, started, finished, each=True)
+
+    def _write_runs(
+        self, states: list[StateChange], started: list[Run], finished: list[Run], *, each: bool
+    ) -> set[str]:
+        """Write a batch in one transaction. With ``each``, every record in a
+        savepoint of its own: one that cannot be stored is logged, dropped
+        and rolled back alone, and the others are written."""
         refused: set[str] = set()
-        finished_rows: list[tuple[Any, ...]] = []
+
+        def attempt(
+            db: sqlite3.Connection, what: StateChange | Run, write: Callable[[], Any]
+        ) -> bool:
+            if not each:
+                write()
+                return True
+            db.execute("SAVEPOINT tickwork_record")
+            try:
+                write()
+            except Exception as exc:
+                if not _is_data_error(exc):
+                    raise
+                db.execute("ROLLBACK TO tickwork_record")
+                db.execute("RELEASE tickwork_record")
+                self._dropped(what, exc)
+                return False
+            db.execute("RELEASE tickwork_record")
+            return True
+
+        def write_runs(db: sqlite3.Connection, sql: str, runs: list[Run]) -> list[Run]:
+            """Write ``runs`` with ``sql``; return those written."""
+            if not each:
+                if runs:
+                    db.executemany(sql, [_run_row(run, self.instance) for run in runs])
+                return runs
+            return [
+                run
+                for run in runs
+                if attempt(db, run, partial(_write_row, db, sql, run, self.instance))
+            ]
 
         def work(db: sqlite3.Connection) -> None:
             now = time.time()
             for change in states:
                 if change.expected is NO_CLAIM:
-                    db.execute(_STATE_SQL, (change.next_fire_us, int(change.active), change.name))
-                    db.execute(_CHANGE_SQL, (change.name, self.instance))
+
+                    def state(change: StateChange = change) -> None:
+                        db.execute(
+                            _STATE_SQL, (change.next_fire_us, int(change.active), change.name)
+                        )
+                        db.execute(_CHANGE_SQL, (change.name, self.instance))
+
+                    attempt(db, change, state)
                     continue
-                values = (
-                    change.next_fire_us,
-                    change.runs,
-                    change.last_due_us,
-                    int(change.active),
-                    change.name,
-                    change.expected,
-                    self.instance,
-                    now,
-                )
-                if db.execute(_CLAIM_SQL, values).rowcount == 0:
-                    refused.add(change.name)
-            rows = [_run_row(run, self.instance) for run in started if run.job not in refused]
-            if rows:
-                db.executemany(_STARTED_SQL, rows)
-            finished_rows[:] = [
-                _run_row(run, self.instance) for run in self._kept(finished, refused)
-            ]
-            if finished_rows:
-                db.executemany(_FINISHED_SQL, finished_rows)
+
+                def claim(change: StateChange = change) -> None:
+                    values = (
+                        change.next_fire_us,
+                        change.runs,
+                        change.last_due_us,
+                        int(change.active),
+                        change.name,
+                        change.expected,
+                        self.instance,
+                        now,
+                    )
+                    if db.execute(_CLAIM_SQL, values).rowcount == 0:
+                        refused.add(change.name)
+
+                attempt(db, change, claim)
+            write_runs(db, _STARTED_SQL, [run for run in started if run.job not in refused])
+            written = write_runs(db, _FINISHED_SQL, self._kept(finished, refused))
+            if written:
+                self._retain(db, written)
 
         with self._db_lock:
-            self._write(work)
-            if finished_rows:
-                self._note_recorded(finished_rows)
+            self._check_file()
+            self._write(work, data_errors=not each)
         if refused:
             log.warning(
                 "SQLite store %r: claims refused for %s (another scheduler has them)",
@@ -480,57 +656,63 @@ class SQLiteStore(BufferedStore):
             )
         return refused
 
-    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+    def _write(
+        self, work: Callable[[sqlite3.Connection], object], *, data_errors: bool = False
+    ) -> None:
+        """Run ``work`` in a write transaction, rolled back if it raises.
+
+        Raises:
+            StoreError: the file cannot be written; with ``data_errors``, not
+                for the sqlite3 errors that say a record cannot be stored
+                (see _DATA_ERRORS), which are raised as they are.
+        """
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 work(db)
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if data_errors and isinstance(exc, _DATA_ERRORS):
+                raise
             raise StoreError(f"SQLite store {self.path!r}: write failed: {exc}") from None
 
     # --------------------------------------------------------- retention
-    def _note_recorded(self, rows: list[tuple[Any, ...]]) -> None:
-        trim: list[str] = []
-        every = max(16, self.history_limit // 8)
-        for row in rows:
-            job = row[1]
-            count = self._touched.get(job, 0) + 1
-            self._touched[job] = count
-            if count >= every:
-                trim.append(job)
-            if row[11] > self._latest_us:
-                self._latest_us = row[11]
-        self._since_age_trim += len(rows)
-        by_age = self._max_age_us is not None and self._since_age_trim >= 512
-        if trim or by_age:
-            self._trim(trim, by_age)
+    def _retain(self, db: sqlite3.Connection, written: list[Run]) -> None:
+        """Apply the retention rules after ``written`` were recorded: each of
+        their jobs keeps its ``history_limit`` newest finished runs, and with
+        ``history_max_age`` none older than that."""
+        for run in written:
+            recorded = run.finished_us if run.finished_us is not None else run.scheduled_us
+            if recorded > self._latest_us:
+                self._latest_us = recorded
+        self._trim(db, {clean_text(run.job) for run in written})
+        if self._max_age_us is not None:
+            db.execute(
+                "DELETE FROM tickwork_runs WHERE recorded_us < ? AND outcome IS NOT NULL",
+                (self._latest_us - self._max_age_us,),
+            )
 
-    def _trim(self, jobs: list[str], by_age: bool) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            for job in jobs:
-                self._touched.pop(job, None)
-                db.execute(
-                    "DELETE FROM tickwork_runs WHERE job = ? AND outcome IS NOT NULL AND "
-                    "rowid NOT IN (SELECT rowid FROM tickwork_runs WHERE job = ? AND "
-                    "outcome IS NOT NULL ORDER BY recorded_us DESC, rowid DESC LIMIT ?)",
-                    (job, job, self.history_limit),
-                )
-            if by_age and self._max_age_us is not None:
-                self._since_age_trim = 0
-                db.execute(
-                    "DELETE FROM tickwork_runs WHERE recorded_us < ? AND outcome IS NOT NULL",
-                    (self._latest_us - self._max_age_us,),
-                )
-
-        self._write(work)
+    def _trim(self, db: sqlite3.Connection, jobs: Collection[str]) -> None:
+        """Delete the oldest finished runs of ``jobs`` beyond ``history_limit``:
+        one read of the counts, then a delete for each job over the limit,
+        reading only the rows it deletes."""
+        names = list(jobs)
+        limit = self.history_limit
+        for at in range(0, len(names), 500):
+            chunk = names[at : at + 500]
+            query = _OVER_SQL.format(marks=", ".join("?" * len(chunk)))
+            over = db.execute(query, (*chunk, limit)).fetchall()
+            if over:
+                db.executemany(_TRIM_SQL, [(job, count - limit) for job, count in over])
 
     # -------------------------------------------------------------- fleets
     def fleet_round(self, ttl: float) -> tuple[frozenset[int], int]:
+        self._raise_unreported_reset()
         result: list[Any] = []
 
         def work(db: sqlite3.Connection) -> None:
@@ -572,7 +754,12 @@ class SQLiteStore(BufferedStore):
             )
             result[:] = [frozenset(mine), len(live)]
 
-        with self._db_lock:
+        with self._write_lock, self._db_lock:  # in the order a flush takes them
+            try:
+                self._check_file()
+            except StoreReset:
+                self._reset = True  # told to the caller now: flush() need not
+                raise
             self._write(work)
         return result[0], result[1]
 
@@ -648,7 +835,7 @@ class SQLiteStore(BufferedStore):
         if not self._stop_flusher():
             return
         try:
-            self._flush_pending()
+            self._flush_pending(after_reset=True)
         finally:
             with self._db_lock:
                 self._db.close()
