@@ -204,3 +204,39 @@ def test_redis_store_opened_on_data_of_an_older_tickwork_gets_an_identity(
     fire(store, job, 1)
     assert store.flush() == set()
     store.close()
+
+
+# -- the scheduler writes its jobs back -----------------------------------------------
+
+
+@pytest.fixture
+def app() -> tw.App:
+    application = tw.App()
+
+    @application.service("noop")
+    def noop(request: tw.Request) -> None:
+        return None
+
+    return application
+
+
+def test_a_scheduler_writes_its_jobs_back_to_a_deleted_sqlite_file(
+    app: tw.App, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs.db"
+    clock = tw.FakeClock(start="2026-03-01T00:00:00Z")
+    sched = tw.Scheduler(app, clock=clock, store=tw.SQLiteStore(path))
+    sched.add_job("a", "noop", tw.Interval(minutes=1))
+    sched.add_job("once", "noop", tw.OneTime(at="2026-03-01T00:01:00Z"))
+    sched.advance(minutes=1)
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"jobs.db{suffix}").unlink(missing_ok=True)
+    assert [r.outcome for r in sched.advance(minutes=2)] == ["ok", "ok"]
+    assert "lost its data" in caplog.text
+    assert [j.name for j in sched.jobs(include_done=True)] == ["a", "once"]
+    reader = tw.SQLiteStore(path)
+    stored = {job.name: (job.status, job.runs) for job in reader.load_jobs()}
+    assert stored == {"a": ("active", 3), "once": ("done", 1)}
+    assert [r.scheduled_for.minute for r in reader.history("a")] == [3, 2, 1]  # none lost
+    reader.close()
+    sched.store.close()

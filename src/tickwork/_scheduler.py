@@ -35,7 +35,13 @@ from typing import Any
 
 from ._app import App
 from ._clock import Clock, FakeClock, SystemClock, step_of
-from ._exceptions import DuplicateJob, InvalidTrigger, JobNotFound, ServiceNotFound
+from ._exceptions import (
+    DuplicateJob,
+    InvalidTrigger,
+    JobNotFound,
+    ServiceNotFound,
+    StoreReset,
+)
 from ._loops import close_loop_resources
 from ._model import (
     MISFIRE_POLICIES,
@@ -934,7 +940,7 @@ class Scheduler:
         held since a failed flush) whose claims held. If the store cannot be
         written, hold them instead, and return False."""
         try:
-            refused = self.store.flush()
+            refused = self._flush_store()
         except Exception as exc:
             self._hold(deferred, exc)
             return False
@@ -943,7 +949,40 @@ class Scheduler:
 
     def _flush(self) -> None:
         """Flush for an API call: raise if the store cannot be written."""
-        self._flushed(self.store.flush(), [])
+        self._flushed(self._flush_store(), [])
+
+    def _flush_store(self) -> set[str]:
+        """The store's flush; if the store finds it was wiped or replaced,
+        write back the jobs this scheduler holds first, then flush again."""
+        try:
+            return self.store.flush()
+        except StoreReset as exc:
+            self._write_back(exc)
+            return self.store.flush()
+
+    def _write_back(self, error: StoreReset) -> None:
+        """The store lost its data (Redis restarted empty, the SQLite file
+        deleted or replaced): write back the jobs this scheduler runs, with
+        their state, so that they go on firing instead of being dropped as
+        removed. In a fleet each scheduler writes back the jobs of the shards
+        it holds (another's state for the rest may be behind)."""
+        with self._lock:
+            owned = self._owned
+            jobs = [
+                state
+                for state in self._jobs.values()
+                if owned is None or shard_of(state.name) in owned
+            ]
+            log.error(
+                "%r lost its data (%s); writing back the %d job(s) this scheduler runs",
+                self.store,
+                error,
+                len(jobs),
+            )
+            for state in jobs:
+                self.store.put_job(state)
+                if state._backlog:  # the queued fire is the stored next fire
+                    self._save_state(state)
 
     def _flushed(self, refused: set[str], deferred: list[_Pending]) -> None:
         """A flush succeeded: start ``deferred`` and the runs held until now
@@ -1772,9 +1811,18 @@ class Scheduler:
                 if owned:
                     for request in store.take_requests(owned, self.clock.now_us()):
                         self._post(partial(self._run_request, request))
+            except StoreReset as exc:  # the loop writes the jobs back, then rounds resume
+                self._post(partial(self._write_back_and_flush, exc))
             except Exception:
                 log.exception("fleet: the store could not be reached; retrying")
                 time.sleep(1.0)
+
+    def _write_back_and_flush(self, error: StoreReset) -> None:
+        try:
+            self._write_back(error)
+            self._flush()
+        except Exception:
+            log.exception("the jobs could not be written back to %r; retrying", self.store)
 
     def _run_request(self, request: RunRequest) -> None:
         """Run a job now for a request taken from the store (``tickwork execute``)."""
