@@ -1445,6 +1445,8 @@ class Scheduler:
         log.warning("run %s of job %r timed out; abandoned", run.cid, run.job)
         if task.cancel is not None:
             task.cancel()
+        else:  # a thread cannot be stopped: its worker may be replaced
+            self.executor.abandon(task)
         self._record_run(run, "run_finished")
         self._after_attempt(task, now)
 

@@ -46,6 +46,11 @@ class Executor(ABC):
     def start(self) -> None:  # noqa: B027 - optional hook
         """Prepare to take tasks (called when the scheduler starts)."""
 
+    def abandon(self, task: Task) -> None:  # noqa: B027 - optional hook
+        """The scheduler gave up on ``task`` (it ran past its timeout and
+        cannot be cancelled): an executor whose worker it still holds may
+        replace that worker, so that hung runs do not starve the others."""
+
     @abstractmethod
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop; with ``wait``, let running tasks finish for up to ``timeout`` seconds."""
