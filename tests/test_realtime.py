@@ -214,3 +214,32 @@ def test_an_overloaded_loop_still_lets_callers_and_shutdown_in() -> None:
 
     threading.Thread(target=calls, daemon=True).start()
     assert done.wait(60), "the overloaded loop kept the scheduler's lock"
+
+
+def test_a_store_that_waits_does_not_block_reads(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "jobs.db"
+    hits: list[str] = []
+    sched = tw.Scheduler(make_app(hits), store=tw.SQLiteStore(path))
+    sched.add_job("j", "hit", tw.Interval(seconds=0.1))
+    sched.start()
+    foreign = sqlite3.connect(path, isolation_level=None)
+    try:
+        wait_for(lambda: len(hits) >= 1)
+        foreign.execute("BEGIN IMMEDIATE")  # another process's write lock on the file
+        time.sleep(0.5)  # fires come due; the loop's write waits for the lock
+        read: list[tw.Job] = []
+        reader = threading.Thread(target=lambda: read.append(sched.get_job("j")), daemon=True)
+        reader.start()
+        reader.join(15)  # the lock is held all along: only a read that does not wait ends
+        assert read, "get_job() waited for the store's lock"
+        assert [job.name for job in sched.jobs()] == ["j"]
+    finally:
+        foreign.execute("ROLLBACK")
+        foreign.close()
+    count = len(hits)
+    wait_for(lambda: len(hits) > count + 2)  # the fires go on once the lock is gone
+    sched.shutdown()
+    sched.store.close()

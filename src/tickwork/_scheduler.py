@@ -233,6 +233,9 @@ class Scheduler:
         # reached): they start once a flush succeeds, and until then no job
         # fires. Their claims wait in the store's buffer.
         self._held: list[_Pending] = []
+        # While the loop flushes without the lock: the claims other callers'
+        # flushes saw refused (see _flush_unlocked).
+        self._refusals: set[str] | None = None
         self._store_failures = 0
         self._retry_at = 0
         self.tz = zone_name(get_zone(tz, what="the scheduler's tz"))
@@ -940,12 +943,30 @@ class Scheduler:
         held since a failed flush) whose claims held. If the store cannot be
         written, hold them instead, and return False."""
         try:
-            refused = self._flush_store()
+            refused = self._flush_unlocked()
         except Exception as exc:
             self._hold(deferred, exc)
             return False
         self._flushed(refused, deferred)
         return True
+
+    def _flush_unlocked(self) -> set[str]:
+        """The loop's flush, with the scheduler's lock let go while the store
+        works: a store that waits (a SQLite file another process has locked,
+        a slow network) must not block the API's reads and the workers that
+        finish runs. Claims another caller's flush sees refused meanwhile are
+        added to this one's, so no run of a refused claim starts."""
+        if threading.current_thread() is not self._thread:
+            return self._flush_store()  # a fake clock's advance, or an API call
+        self._refusals = set()
+        lock: Any = self._lock
+        saved = lock._release_save()  # the whole hold, however deep (as Condition.wait)
+        try:
+            refused = self._flush_store()
+        finally:
+            lock._acquire_restore(saved)
+            seen, self._refusals = self._refusals, None
+        return refused | seen
 
     def _flush(self) -> None:
         """Flush for an API call: raise if the store cannot be written."""
@@ -987,6 +1008,8 @@ class Scheduler:
     def _flushed(self, refused: set[str], deferred: list[_Pending]) -> None:
         """A flush succeeded: start ``deferred`` and the runs held until now
         (their claims were written with it), except those refused."""
+        if self._refusals is not None and refused:
+            self._refusals |= refused  # the loop's flush, unlocked, must see them too
         if self._held:
             log.warning(
                 "the store can be written again; %d run(s) held since %d failed "
